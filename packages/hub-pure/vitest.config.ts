@@ -1,12 +1,4 @@
 import { defineConfig } from 'vitest/config';
+import { sharedTestConfig } from '../../vitest.shared.js';
 
-export default defineConfig({
-  test: {
-    include: ['test/**/*.test.ts'],
-    testTimeout: 20_000,
-    hookTimeout: 20_000,
-    dangerouslyIgnoreUnhandledErrors: false,
-    allowOnly: false,
-    pool: 'forks',
-  },
-});
+export default defineConfig({ test: { ...sharedTestConfig } });

@@ -1,0 +1,196 @@
+import type { Greenlet } from './greenlet.js';
+import { getcurrent } from './greenlet.js';
+import type { Timer } from './hub/index.js';
+import { getHub } from './registry.js';
+import { noteActivity } from './internal/activity.js';
+import { Timeout } from './timeout.js';
+
+/** Options taken by every greenhub wait. */
+export interface WaitOptions {
+  /** Give up after this many ms (`undefined` = no limit). */
+  timeout?: number;
+  /** Abort the wait; it rejects with `signal.reason`, as Node's APIs do. */
+  signal?: AbortSignal;
+}
+
+/** @internal What a greenlet keeps of each wait it is blocked in. */
+export interface Interruptible {
+  readonly kind: string;
+  throw(error: unknown): boolean;
+}
+
+const IDLE = 0;
+const WAITING = 1;
+const SETTLED = 2;
+
+/**
+ * A one-shot rendezvous: one greenlet waits with `get()`, someone else wakes
+ * it with `switch(value)` or `throw(error)`. Every blocking operation in
+ * greenhub waits on a Waiter, which registers with the current greenlet, so
+ * that `kill()`, a firing `Timeout` and an aborted signal interrupt any wait
+ * the same way — and leave nothing registered afterwards.
+ *
+ * A value or error given before `get()` is kept and returned at once
+ * (gevent's semantics). Each Waiter is used for one wait.
+ *
+ * @example
+ * const w = new Waiter<string>('reply');
+ * replies.set(id, w);
+ * try { return await w.get({ timeout: 1000 }); } finally { replies.delete(id); }
+ */
+export class Waiter<T = unknown> implements Interruptible {
+  /** What is waited for, as shown by `formatRunInfo()`: `'sleep'`, `'Event.wait'`, `'socket read'`... */
+  readonly kind: string;
+  #state = IDLE;
+  #isError = false;
+  #result: unknown;
+  #resolve: ((value: T) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+  #owner: Greenlet<unknown> | undefined;
+  #timer: Timer | undefined;
+  #signal: AbortSignal | undefined;
+  #onAbort: (() => void) | undefined;
+
+  constructor(kind = 'wait') {
+    this.kind = kind;
+  }
+
+  /** True once a value or error was given (or the wait ended). */
+  get ready(): boolean {
+    return this.#state === SETTLED;
+  }
+
+  /** True while a greenlet is blocked in `get()`. */
+  get waiting(): boolean {
+    return this.#state === WAITING;
+  }
+
+  /** The greenlet blocked in `get()`, if any. */
+  get owner(): Greenlet<unknown> | undefined {
+    return this.#owner;
+  }
+
+  /**
+   * Wake the waiter with a value.
+   * @returns false if it was already woken, timed out, aborted or killed — the
+   * caller should then hand the value to someone else (nothing is lost).
+   */
+  switch(value: T): boolean {
+    if (this.#state === SETTLED) return false;
+    if (this.#state === IDLE) {
+      this.#state = SETTLED;
+      this.#result = value;
+      return true;
+    }
+    const resolve = this.#resolve!;
+    this.#finish();
+    noteActivity();
+    resolve(value);
+    return true;
+  }
+
+  /**
+   * Wake the waiter with an error, which its `get()` rejects with.
+   * @returns false if it was already woken.
+   */
+  throw(error: unknown): boolean {
+    if (this.#state === SETTLED) return false;
+    if (this.#state === IDLE) {
+      this.#state = SETTLED;
+      this.#isError = true;
+      this.#result = error;
+      return true;
+    }
+    const reject = this.#reject!;
+    this.#finish();
+    noteActivity();
+    reject(error);
+    return true;
+  }
+
+  /**
+   * Wait for `switch()` or `throw()`.
+   *
+   * @throws whatever `throw()` gave; the error of a `kill()` or firing
+   *   `Timeout` aimed at the current greenlet; `signal.reason` on abort; a
+   *   `Timeout` when `timeout` runs out (unless `timeoutValue` is given, which
+   *   is then returned instead).
+   */
+  get(opts?: WaitOptions): Promise<T>;
+  get<F>(opts: WaitOptions & { timeoutValue: F }): Promise<T | F>;
+  get(opts?: WaitOptions & { timeoutValue?: unknown }): Promise<unknown> {
+    if (this.#state === WAITING) {
+      return Promise.reject(
+        Object.assign(new Error(`this ${this.kind} waiter is already waited on by another greenlet`), {
+          code: 'ERR_CONCURRENT_USE',
+        }),
+      );
+    }
+    const owner = getcurrent();
+    const pending = owner._takePendingThrow();
+    if (pending !== NO_THROW) {
+      this.#state = SETTLED;
+      return Promise.reject(pending);
+    }
+    if (this.#state === SETTLED) {
+      return this.#isError ? Promise.reject(this.#result) : Promise.resolve(this.#result);
+    }
+    const signal = opts?.signal;
+    if (signal?.aborted) {
+      this.#state = SETTLED;
+      return Promise.reject(signal.reason);
+    }
+    this.#state = WAITING;
+    this.#owner = owner;
+    owner._addWait(this);
+    const promise = new Promise<T>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    const timeout = opts?.timeout;
+    if (timeout !== undefined) {
+      if (!(timeout >= 0)) {
+        this.#finish();
+        return Promise.reject(
+          Object.assign(new RangeError(`timeout must be a number >= 0 (ms), got ${timeout}`), { code: 'ERR_OUT_OF_RANGE' }),
+        );
+      }
+      const hasValue = opts !== undefined && 'timeoutValue' in opts;
+      const timer = getHub().timer(timeout);
+      this.#timer = timer;
+      timer.start(() => {
+        if (hasValue) this.switch(opts.timeoutValue as T);
+        else this.throw(new Timeout(timeout));
+      });
+    }
+    if (signal) {
+      this.#signal = signal;
+      this.#onAbort = () => this.throw(signal.reason);
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    return promise;
+  }
+
+  #finish(): void {
+    this.#state = SETTLED;
+    this.#resolve = undefined;
+    this.#reject = undefined;
+    const owner = this.#owner;
+    if (owner) {
+      this.#owner = undefined;
+      owner._removeWait(this);
+    }
+    if (this.#timer) {
+      this.#timer.close();
+      this.#timer = undefined;
+    }
+    if (this.#signal) {
+      this.#signal.removeEventListener('abort', this.#onAbort!);
+      this.#signal = undefined;
+      this.#onAbort = undefined;
+    }
+  }
+}
+
+/** @internal Returned by `_takePendingThrow()` when nothing is pending. */
+export const NO_THROW: unique symbol = Symbol('greenhub.noThrow');
