@@ -86,7 +86,10 @@ export class Greenlet<T = unknown> implements Waitable {
     const given = handedArgs;
     handedArgs = undefined;
     if (typeof fn !== 'function') {
-      throw codedError(new TypeError(`Greenlet needs a function to run, got ${typeof fn}`), 'ERR_INVALID_ARG_TYPE');
+      throw codedError(
+        new TypeError(`Greenlet needs a function to run, got ${typeof fn}`),
+        'ERR_INVALID_ARG_TYPE',
+      );
     }
     this.#fn = fn;
     this.#fnName = fn.name;
@@ -160,12 +163,15 @@ export class Greenlet<T = unknown> implements Waitable {
     this.#addLive();
     this.#flags |= QUEUED;
     enqueue(this);
+    // A greenlet about to run means the hub is not idle yet: idle() waits for it too.
+    noteActivity();
   }
 
   /** Schedule the greenlet to start `ms` from now. */
   startLater(ms: number): void {
     if (this.#state !== NEW) return;
-    if (!(ms >= 0)) throw codedError(new RangeError(`startLater(ms) needs ms >= 0, got ${ms}`), 'ERR_OUT_OF_RANGE');
+    if (!(ms >= 0))
+      throw codedError(new RangeError(`startLater(ms) needs ms >= 0, got ${ms}`), 'ERR_OUT_OF_RANGE');
     this.#state = SCHEDULED;
     this.#addLive();
     const timer = getHub().timer(ms);
@@ -268,7 +274,10 @@ export class Greenlet<T = unknown> implements Waitable {
    *
    * @param opts.block wait until it has ended (default true), at most `timeout` ms.
    */
-  async kill(error: unknown = new GreenletExit(), opts?: { block?: boolean; timeout?: number }): Promise<void> {
+  async kill(
+    error: unknown = new GreenletExit(),
+    opts?: { block?: boolean; timeout?: number },
+  ): Promise<void> {
     if (this.#state === DEAD) return;
     if (typeof error === 'function') error = new (error as new () => unknown)();
     this._killNow(error);
@@ -441,7 +450,10 @@ export class Greenlet<T = unknown> implements Waitable {
 
   #addLink(cb: LinkCallback, kind: LinkKind): void {
     if (typeof cb !== 'function') {
-      throw codedError(new TypeError(`link callback must be a function, got ${typeof cb}`), 'ERR_INVALID_ARG_TYPE');
+      throw codedError(
+        new TypeError(`link callback must be a function, got ${typeof cb}`),
+        'ERR_INVALID_ARG_TYPE',
+      );
     }
     const links = this.#links;
     if (links === undefined) {

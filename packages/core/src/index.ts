@@ -1,37 +1,37 @@
+export { GreenletExit, LoopExit } from './errors.js';
+export type { Waitable } from './greenlet.js';
+export { Greenlet, getcurrent, spawn, spawnLater } from './greenlet.js';
 export type {
+  ConnectOptions,
+  Datagram,
+  Handle,
   Hub,
   HubFactory,
   HubOptions,
   HubStats,
-  Handle,
-  Watcher,
-  Timer,
-  SignalWatcher,
-  Stream,
   Listener,
   ListenOptions,
-  ConnectOptions,
+  SignalWatcher,
   SocketAddress,
-  Datagram,
-  UdpOptions,
+  Stream,
   SystemError,
+  Timer,
+  UdpOptions,
+  Watcher,
 } from './hub/index.js';
-export { systemError, canceledError, hubClosedError, invalidAddressError } from './hub/index.js';
-export { configure, getHub, resetHub, availableHubs, hubSpecifier, getSettings } from './registry.js';
-export type { ConfigureOptions, HubAvailability } from './registry.js';
-export { reportError, printError } from './report-error.js';
-export type { ErrorHandler } from './report-error.js';
-export { GreenletExit, LoopExit } from './errors.js';
-export { Greenlet, spawn, spawnLater, getcurrent } from './greenlet.js';
-export type { Waitable } from './greenlet.js';
-export { Waiter } from './waiter.js';
-export type { WaitOptions } from './waiter.js';
-export { sleep, idle } from './sleep.js';
+export { canceledError, hubClosedError, invalidAddressError, systemError } from './hub/index.js';
 export { joinall, killall } from './joinall.js';
-export { wait, iwait } from './wait.js';
-export { Timeout, withTimeout } from './timeout.js';
 export { Local } from './local.js';
-export { signalHandler } from './signal-handler.js';
+export type { ConfigureOptions, HubAvailability } from './registry.js';
+export { availableHubs, configure, getHub, getSettings, hubSpecifier, resetHub } from './registry.js';
+export type { ErrorHandler } from './report-error.js';
+export { printError, reportError } from './report-error.js';
 export { run } from './run.js';
-export { formatRunInfo, hubMetrics } from './run-info.js';
 export type { HubMetrics } from './run-info.js';
+export { formatRunInfo, hubMetrics } from './run-info.js';
+export { signalHandler } from './signal-handler.js';
+export { idle, sleep } from './sleep.js';
+export { Timeout, withTimeout } from './timeout.js';
+export { iwait, wait } from './wait.js';
+export type { WaitOptions } from './waiter.js';
+export { Waiter } from './waiter.js';

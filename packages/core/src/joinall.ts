@@ -51,12 +51,16 @@ export async function killall(
   opts?: { block?: boolean; timeout?: number },
 ): Promise<void> {
   const list = [...greenlets];
+  if (typeof error === 'function') error = new (error as new () => unknown)();
   for (const g of list) g._killNow(error);
   if (opts?.block === false) return;
   const alive = list.filter((g) => !g.dead);
   if (alive.length === 0) return;
   const ended = await joinall(alive, { timeout: opts?.timeout });
   if (ended.length < alive.length) {
-    throw new Timeout(opts?.timeout, `killall: ${alive.length - ended.length} greenlet(s) still alive after ${opts?.timeout} ms`);
+    throw new Timeout(
+      opts?.timeout,
+      `killall: ${alive.length - ended.length} greenlet(s) still alive after ${opts?.timeout} ms`,
+    );
   }
 }

@@ -1,4 +1,4 @@
-import { getcurrent, type Greenlet } from './greenlet.js';
+import { type Greenlet, getcurrent } from './greenlet.js';
 
 /**
  * A value per greenlet (gevent's `local`): each greenlet sees its own, and

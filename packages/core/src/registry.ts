@@ -51,11 +51,12 @@ let currentHub: Hub | undefined;
 let createdAt = 0;
 
 function parseHubList(list: string | string[]): string[] {
-  const names = (Array.isArray(list) ? list : list.split(','))
-    .map((name) => name.trim())
-    .filter(Boolean);
+  const names = (Array.isArray(list) ? list : list.split(',')).map((name) => name.trim()).filter(Boolean);
   if (names.length === 0) {
-    throw codedError(new TypeError('hub list is empty: name at least one hub, e.g. "libev,pure"'), 'ERR_INVALID_ARG_VALUE');
+    throw codedError(
+      new TypeError('hub list is empty: name at least one hub, e.g. "libev,pure"'),
+      'ERR_INVALID_ARG_VALUE',
+    );
   }
   return names;
 }
@@ -76,16 +77,23 @@ export function configure(opts: ConfigureOptions): void {
       'ERR_HUB_ALREADY_CREATED',
     );
   }
-  if (opts.hub !== undefined) settings.hub = typeof opts.hub === 'function' ? opts.hub : parseHubList(opts.hub);
+  if (opts.hub !== undefined)
+    settings.hub = typeof opts.hub === 'function' ? opts.hub : parseHubList(opts.hub);
   if (opts.resolver !== undefined) {
     if (opts.resolver !== 'system' && opts.resolver !== 'ares') {
-      throw codedError(new TypeError(`resolver must be 'system' or 'ares', got ${String(opts.resolver)}`), 'ERR_INVALID_ARG_VALUE');
+      throw codedError(
+        new TypeError(`resolver must be 'system' or 'ares', got ${String(opts.resolver)}`),
+        'ERR_INVALID_ARG_VALUE',
+      );
     }
     settings.resolver = opts.resolver;
   }
   if (opts.threadpoolSize !== undefined) {
     if (!Number.isInteger(opts.threadpoolSize) || opts.threadpoolSize < 1) {
-      throw codedError(new RangeError(`threadpoolSize must be a positive integer, got ${opts.threadpoolSize}`), 'ERR_OUT_OF_RANGE');
+      throw codedError(
+        new RangeError(`threadpoolSize must be a positive integer, got ${opts.threadpoolSize}`),
+        'ERR_OUT_OF_RANGE',
+      );
     }
     settings.threadpoolSize = opts.threadpoolSize;
   }
@@ -181,7 +189,9 @@ export function availableHubs(): HubAvailability[] {
     if (seen.has(name)) continue;
     seen.add(name);
     const loaded = loadHubFactory(name);
-    result.push('factory' in loaded ? { name, available: true } : { name, available: false, reason: loaded.reason });
+    result.push(
+      'factory' in loaded ? { name, available: true } : { name, available: false, reason: loaded.reason },
+    );
   }
   return result;
 }

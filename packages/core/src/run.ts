@@ -2,6 +2,7 @@ import { GreenletExit, LoopExit } from './errors.js';
 import { Greenlet, liveGreenlets } from './greenlet.js';
 import type { SignalWatcher } from './hub/index.js';
 import { getHub } from './registry.js';
+import { pendingDrainWaits } from './wait.js';
 
 const EXIT_CODES: Partial<Record<NodeJS.Signals, number>> = { SIGINT: 130, SIGTERM: 143 };
 
@@ -48,6 +49,12 @@ export function run<T>(main: () => T | Promise<T>): Promise<T> {
 
   const onDrained = (): void => {
     if (g.dead) return;
+    if (pendingDrainWaits() > 0) {
+      // A wait() for the loop to drain is woken by this same beforeExit, so nothing is stuck yet; one
+      // more loop turn makes beforeExit come again if what runs next blocks forever.
+      setImmediate(() => {});
+      return;
+    }
     const waitingOn = g.waitingOn;
     const others = [...liveGreenlets()].filter((x) => x !== g);
     const rest =

@@ -1,5 +1,4 @@
 import { activityCount } from './internal/activity.js';
-import { enqueue } from './internal/run-queue.js';
 import { getHub } from './registry.js';
 import { Waiter } from './waiter.js';
 
@@ -19,11 +18,16 @@ export async function sleep(ms = 0, opts?: { signal?: AbortSignal }): Promise<vo
   }
   const waiter = new Waiter<void>('sleep');
   if (ms === 0) {
-    // A kill or abort settles the waiter first; the queued switch then does nothing.
-    enqueue(() => {
+    // A hub callback of its own, not the run queue: a batch scheduled earlier could run it ahead of
+    // hub callbacks scheduled since, and sleep(0) must come after every one of them (gevent's FIFO).
+    const handle = getHub().callback(() => {
       waiter.switch();
     });
-    await waiter.get(opts);
+    try {
+      await waiter.get(opts);
+    } finally {
+      handle.cancel();
+    }
     return;
   }
   getHub().updateNow();

@@ -1,4 +1,4 @@
-import { getcurrent, type Greenlet } from './greenlet.js';
+import { type Greenlet, getcurrent } from './greenlet.js';
 import type { Timer } from './hub/index.js';
 import { getHub } from './registry.js';
 
@@ -25,6 +25,7 @@ export class Timeout extends Error implements Disposable {
   #owner: Greenlet<unknown> | undefined;
   #abort: AbortController | undefined;
   #fired = false;
+  #firedWith: unknown;
 
   /**
    * @param ms delay in ms; undefined never fires.
@@ -32,7 +33,13 @@ export class Timeout extends Error implements Disposable {
    *   (becomes this Timeout's message), or nothing (the Timeout itself).
    */
   constructor(ms?: number, error?: unknown) {
-    super(typeof error === 'string' ? error : ms === undefined ? 'Timeout (never fires)' : `Timeout after ${ms} ms`);
+    super(
+      typeof error === 'string'
+        ? error
+        : ms === undefined
+          ? 'Timeout (never fires)'
+          : `Timeout after ${ms} ms`,
+    );
     if (ms !== undefined && !(ms >= 0)) {
       throw Object.assign(new RangeError(`Timeout needs ms >= 0, got ${ms}`), { code: 'ERR_OUT_OF_RANGE' });
     }
@@ -58,6 +65,9 @@ export class Timeout extends Error implements Disposable {
     if (this.ms === undefined) return this;
     this.#owner = getcurrent();
     this.#fired = false;
+    this.#firedWith = undefined;
+    // A signal aborted by an earlier firing must not abort host APIs given it for this one.
+    if (this.#abort?.signal.aborted) this.#abort = undefined;
     const hub = getHub();
     hub.updateNow();
     this.#timer ??= hub.timer(this.ms);
@@ -72,7 +82,11 @@ export class Timeout extends Error implements Disposable {
 
   /** Aborted when the Timeout fires; pass it to host APIs (`fetch`, `fs`) so they stop too. */
   get signal(): AbortSignal {
-    this.#abort ??= new AbortController();
+    if (!this.#abort) {
+      this.#abort = new AbortController();
+      // Asked for only after it fired: already aborted, as a Greenlet's signal after a kill.
+      if (this.#fired) this.#abort.abort(this.#firedWith);
+    }
     return this.#abort.signal;
   }
 
@@ -96,7 +110,11 @@ export class Timeout extends Error implements Disposable {
 
   #fire(): void {
     this.#fired = true;
-    const error = this.#error === undefined ? this : this.#error;
+    // An error class gets a fresh instance, as with kill() (gevent accepts a type too).
+    const given = this.#error;
+    const error =
+      given === undefined ? this : typeof given === 'function' ? new (given as new () => unknown)() : given;
+    this.#firedWith = error;
     this.#abort?.abort(error);
     this.#owner?._throwIn(error, this);
   }

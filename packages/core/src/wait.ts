@@ -65,6 +65,13 @@ export async function* iwait<W extends Waitable>(
   }
 }
 
+let drainWaits = 0;
+
+/** @internal How many `wait()` calls (without objects) are waiting for the loop to drain. */
+export function pendingDrainWaits(): number {
+  return drainWaits;
+}
+
 async function loopDrained(timeout?: number): Promise<void> {
   const waiter = new Waiter<void>('wait (until the loop is empty)');
   const wake = (): void => {
@@ -75,9 +82,11 @@ async function loopDrained(timeout?: number): Promise<void> {
   const timer = timeout === undefined ? undefined : getHub().timer(timeout);
   timer?.unref();
   timer?.start(wake);
+  drainWaits++;
   try {
     await waiter.get();
   } finally {
+    drainWaits--;
     process.off('beforeExit', wake);
     timer?.close();
   }

@@ -1,8 +1,9 @@
 import type { Greenlet } from './greenlet.js';
 import { getcurrent } from './greenlet.js';
 import type { Timer } from './hub/index.js';
-import { getHub } from './registry.js';
 import { noteActivity } from './internal/activity.js';
+import { enqueue } from './internal/run-queue.js';
+import { getHub } from './registry.js';
 import { Timeout } from './timeout.js';
 
 /** Options taken by every greenhub wait. */
@@ -152,15 +153,21 @@ export class Waiter<T = unknown> implements Interruptible {
       if (!(timeout >= 0)) {
         this.#finish();
         return Promise.reject(
-          Object.assign(new RangeError(`timeout must be a number >= 0 (ms), got ${timeout}`), { code: 'ERR_OUT_OF_RANGE' }),
+          Object.assign(new RangeError(`timeout must be a number >= 0 (ms), got ${timeout}`), {
+            code: 'ERR_OUT_OF_RANGE',
+          }),
         );
       }
       const hasValue = opts !== undefined && 'timeoutValue' in opts;
       const timer = getHub().timer(timeout);
       this.#timer = timer;
       timer.start(() => {
-        if (hasValue) this.switch(opts.timeoutValue as T);
-        else this.throw(new Timeout(timeout));
+        // Through the run queue, behind the links of objects that were ready when the wait began:
+        // a timeout must not beat them (gevent runs callbacks before timers), or wait(ready, 0) misses them.
+        enqueue(() => {
+          if (hasValue) this.switch(opts.timeoutValue as T);
+          else this.throw(new Timeout(timeout));
+        });
       });
     }
     if (signal) {

@@ -1,1 +1,2 @@
-export {};
+export type { Hub, HubOptions } from '@greenhub/core';
+export { createHub } from './pure-hub.js';

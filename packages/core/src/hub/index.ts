@@ -1,6 +1,6 @@
-export type { Hub, HubFactory, HubOptions, HubStats } from './hub.js';
-export type { Handle, Watcher, Timer, SignalWatcher } from './watchers.js';
-export type { Stream, Listener, ListenOptions, ConnectOptions, SocketAddress } from './stream.js';
 export type { Datagram, UdpOptions } from './datagram.js';
-export { systemError, canceledError, hubClosedError, invalidAddressError } from './errors.js';
 export type { SystemError } from './errors.js';
+export { canceledError, hubClosedError, invalidAddressError, systemError } from './errors.js';
+export type { Hub, HubFactory, HubOptions, HubStats } from './hub.js';
+export type { ConnectOptions, Listener, ListenOptions, SocketAddress, Stream } from './stream.js';
+export type { Handle, SignalWatcher, Timer, Watcher } from './watchers.js';

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { getHub } from '../registry.js';
 import { reportError } from '../report-error.js';
 
@@ -30,12 +31,17 @@ function drain(): void {
   }
 }
 
+// A hub may run callbacks in the async context that scheduled them (hub-pure's setImmediate does),
+// which would be whichever greenlet queued first; bound here, at load, a batch runs outside any
+// greenlet, so rawlink callbacks see `main` as gevent's see the hub — on every hub, once per batch.
+const drainOutsideGreenlets = AsyncResource.bind(drain);
+
 /** Run `item` on a later hub turn, after everything queued before it. */
 export function enqueue(item: Runnable | (() => void)): void {
   queue.push(item);
   if (!scheduled) {
     scheduled = true;
-    getHub().callback(drain);
+    getHub().callback(drainOutsideGreenlets);
   }
 }
 

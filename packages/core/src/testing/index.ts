@@ -6,7 +6,14 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { liveGreenlets } from '../greenlet.js';
 import { killall } from '../joinall.js';
-import { availableHubs, configure, getHub, type HubAvailability, resetHub, resetSettings } from '../registry.js';
+import {
+  availableHubs,
+  configure,
+  getHub,
+  type HubAvailability,
+  resetHub,
+  resetSettings,
+} from '../registry.js';
 import { idle } from '../sleep.js';
 import { withTimeout } from '../timeout.js';
 

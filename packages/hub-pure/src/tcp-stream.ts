@@ -1,0 +1,253 @@
+import type { Socket } from 'node:net';
+import type { SocketAddress, Stream } from '@greenhub/core';
+import { canceledError, hubClosedError, systemError } from '@greenhub/core';
+import { type Request, Requests } from './internal/requests.js';
+import type { Owned, Runtime } from './internal/runtime.js';
+import { formatAddress, ipAddress, unixAddress } from './internal/socket-address.js';
+
+/** Paths of a unix-socket stream; Node does not report them for pipes, so the hub passes what it knows. */
+export interface UnixEnds {
+  local: string;
+  remote: string;
+}
+
+type OnRead = (chunk: Uint8Array | null, err?: Error) => void;
+
+/**
+ * The bytes of `data`, copied.
+ *
+ * Node keeps a reference to a written buffer until the kernel has taken all of
+ * it (a partial write leaves the rest queued), while the contract lets the
+ * caller reuse its buffers as soon as `write()` returns; one copy is the only
+ * way to honour both. An array becomes one buffer: one write instead of writev.
+ */
+function copyBytes(data: Uint8Array | readonly Uint8Array[]): Buffer {
+  return data instanceof Uint8Array ? Buffer.from(data) : Buffer.concat(data);
+}
+
+/**
+ * A connected TCP or unix stream over a `net.Socket` (created with
+ * `allowHalfOpen`, so EOF on the read side leaves the write side open).
+ *
+ * Reading is `resume()`/`pause()` of the socket; Node may keep reading into
+ * its own buffer up to the high-water mark after `readStop()`, but nothing is
+ * delivered until the next `readStart()`. The socket is Node-referenced only
+ * while the stream is active and referenced, so an idle stream never holds the
+ * process.
+ */
+export class TcpStream implements Stream, Owned {
+  readonly localAddress: SocketAddress;
+  readonly remoteAddress: SocketAddress;
+  readonly #socket: Socket;
+  readonly #requests: Requests;
+  #onRead: OnRead | null = null;
+  #closed = false;
+  #shutdown = false;
+  /** EOF or error seen; delivered to `onRead` once, when reading. */
+  #ended = false;
+  #endDelivered = false;
+  #error: Error | null = null;
+  #referenced = true;
+  #nodeReferenced = true;
+
+  constructor(
+    private readonly rt: Runtime,
+    socket: Socket,
+    unix: UnixEnds | null,
+  ) {
+    this.#socket = socket;
+    this.#requests = new Requests(rt, this);
+    if (unix) {
+      this.localAddress = unixAddress(unix.local);
+      this.remoteAddress = unixAddress(unix.remote);
+    } else {
+      this.localAddress = ipAddress(socket.localAddress, socket.localPort);
+      this.remoteAddress = ipAddress(socket.remoteAddress, socket.remotePort);
+    }
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('end', () => this.#onEnd(null));
+    socket.on('error', (err: Error) => this.#onEnd(err));
+    socket.on('close', () => this.#requests.failAll(this.#error ?? undefined));
+    rt.owned.add(this);
+    this.#syncRef();
+  }
+
+  get active(): boolean {
+    return !this.#closed && (this.#onRead !== null || this.#requests.size > 0);
+  }
+
+  get keepsAlive(): boolean {
+    return this.#referenced && this.active;
+  }
+
+  get holdsSocket(): boolean {
+    return !this.#closed;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get writeQueueSize(): number {
+    return this.#closed ? 0 : this.#socket.writableLength;
+  }
+
+  readStart(onRead: OnRead): void {
+    this.#assertUsable();
+    if (this.#endDelivered) return;
+    const wasReading = this.#onRead !== null;
+    this.#onRead = onRead;
+    this.#syncRef();
+    if (this.#ended) {
+      if (!wasReading) this.rt.callbacks.push(() => this.#deliverEnd(), false);
+      return;
+    }
+    this.#socket.resume();
+  }
+
+  readStop(): void {
+    if (this.#onRead === null) return;
+    this.#onRead = null;
+    if (!this.#closed) this.#socket.pause();
+    this.#syncRef();
+  }
+
+  write(data: Uint8Array | readonly Uint8Array[], cb?: (err: Error | null) => void): void {
+    this.#assertUsable();
+    const refused = this.#refusal('write');
+    if (refused) {
+      this.rt.complete(cb, refused, this, 'write');
+      return;
+    }
+    const req = this.#requests.open('write', cb);
+    this.#socket.write(copyBytes(data), (err) => this.#finish(req, err));
+    this.#syncRef();
+  }
+
+  shutdown(cb?: (err: Error | null) => void): void {
+    this.#assertUsable();
+    const refused = this.#refusal('shutdown');
+    if (refused) {
+      this.rt.complete(cb, refused, this, 'shutdown');
+      return;
+    }
+    this.#shutdown = true;
+    const req = this.#requests.open('shutdown', cb);
+    // Node passes the failure, if any, though its typings declare no argument.
+    this.#socket.end((...args: unknown[]) => this.#finish(req, args[0] instanceof Error ? args[0] : null));
+    this.#syncRef();
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#onRead = null;
+    this.#requests.failAll();
+    this.#socket.destroy();
+    this.rt.owned.delete(this);
+  }
+
+  closeByHub(): void {
+    this.close();
+  }
+
+  setNoDelay(on: boolean): void {
+    if (!this.#closed) this.#socket.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean, delayMs?: number): void {
+    if (!this.#closed) this.#socket.setKeepAlive(on, delayMs);
+  }
+
+  ref(): void {
+    this.#referenced = true;
+    this.#syncRef();
+  }
+
+  unref(): void {
+    this.#referenced = false;
+    this.#syncRef();
+  }
+
+  toString(): string {
+    const kind = this.remoteAddress.family === 'unix' ? 'unix-stream' : 'tcp-stream';
+    const where =
+      this.remoteAddress.family === 'unix'
+        ? this.remoteAddress.address || this.localAddress.address
+        : formatAddress(this.remoteAddress);
+    return `${kind}(${where})`;
+  }
+
+  [Symbol.for('nodejs.util.inspect.custom')](): string {
+    return this.toString();
+  }
+
+  #assertUsable(): void {
+    if (this.#closed) throw hubClosedError(`${this}`);
+    this.rt.assertOpen();
+  }
+
+  /** Why a new write or shutdown cannot be queued, as the error its callback gets. */
+  #refusal(syscall: string): Error | null {
+    if (this.#error) return this.#error;
+    if (this.#shutdown) return systemError(syscall === 'write' ? 'EPIPE' : 'ENOTCONN', syscall);
+    return null;
+  }
+
+  #finish(req: Request, err: Error | null | undefined): void {
+    if (this.#requests.finish(req, this.#nodeError(err, req.syscall))) this.#syncRef();
+  }
+
+  /** Node's stream errors, in the codes the contract promises. */
+  #nodeError(err: Error | null | undefined, syscall: string): Error | null {
+    if (!err) return null;
+    const code = (err as NodeJS.ErrnoException).code;
+    // A request cut short by the socket being destroyed: blame what destroyed it.
+    if (code === 'ERR_STREAM_DESTROYED' || code === 'ECANCELED') return this.#error ?? canceledError(syscall);
+    if (code === 'ERR_STREAM_WRITE_AFTER_END') return systemError('EPIPE', syscall);
+    return err;
+  }
+
+  #onData(chunk: Buffer): void {
+    if (this.#closed) return;
+    const onRead = this.#onRead;
+    if (onRead === null) {
+      // Paused mid-flow: give the chunk back so the next readStart() sees it first.
+      this.#socket.pause();
+      this.#socket.unshift(chunk);
+      return;
+    }
+    this.rt.enter();
+    this.rt.call(onRead, this, 'onRead', chunk);
+  }
+
+  #onEnd(err: Error | null): void {
+    if (this.#closed) return;
+    // Recorded even after EOF was delivered: later writes and shutdowns fail with it.
+    if (err) this.#error = err;
+    if (this.#endDelivered || (this.#ended && !err)) return;
+    this.#ended = true;
+    if (this.#onRead !== null) {
+      this.rt.enter();
+      this.#deliverEnd();
+    }
+  }
+
+  #deliverEnd(): void {
+    const onRead = this.#onRead;
+    if (onRead === null || this.#closed || this.#endDelivered) return;
+    this.#endDelivered = true;
+    this.#onRead = null;
+    this.#syncRef();
+    if (this.#error) this.rt.call(onRead, this, 'onRead', null, this.#error);
+    else this.rt.call(onRead, this, 'onRead', null);
+  }
+
+  #syncRef(): void {
+    const want = this.keepsAlive;
+    if (want === this.#nodeReferenced) return;
+    this.#nodeReferenced = want;
+    if (want) this.#socket.ref();
+    else this.#socket.unref();
+  }
+}
