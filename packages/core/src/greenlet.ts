@@ -236,10 +236,11 @@ export class Greenlet<T = unknown> implements Waitable {
   }
 
   /**
-   * Wait until the greenlet ends. Never throws because of the greenlet or the timeout.
+   * Wait until the greenlet ends. Never throws because of the greenlet or the timeout
+   * (only an aborted `opts.signal`, a kill or a Timeout aimed at the caller interrupt it).
    * @returns true if it ended, false if `timeout` ran out first.
    */
-  async join(timeout?: number): Promise<boolean> {
+  async join(timeout?: number, opts?: { signal?: AbortSignal }): Promise<boolean> {
     if (this.#state === DEAD) return true;
     const waiter = new Waiter<unknown>('join');
     const wake = (): void => {
@@ -247,7 +248,7 @@ export class Greenlet<T = unknown> implements Waitable {
     };
     this.rawlink(wake);
     try {
-      return (await waiter.get({ timeout, timeoutValue: false })) === true;
+      return (await waiter.get({ timeout, timeoutValue: false, signal: opts?.signal })) === true;
     } finally {
       this.unlink(wake);
     }
@@ -257,11 +258,11 @@ export class Greenlet<T = unknown> implements Waitable {
    * The greenlet's value, waiting for it if needed.
    * @throws the greenlet's error; `Timeout` if `timeout` runs out or `block` is false and it is not done.
    */
-  async get(opts?: { block?: boolean; timeout?: number }): Promise<T> {
+  async get(opts?: { block?: boolean; timeout?: number; signal?: AbortSignal }): Promise<T> {
     if (this.#state !== DEAD) {
       if (opts?.block === false) throw new Timeout(0, `${this} has not finished (get with block: false)`);
       const timeout = opts?.timeout;
-      if (!(await this.join(timeout))) throw new Timeout(timeout);
+      if (!(await this.join(timeout, opts))) throw new Timeout(timeout);
     }
     if (this.#flags & FAILED) throw this.#exception;
     return this.#value as T;
@@ -276,12 +277,12 @@ export class Greenlet<T = unknown> implements Waitable {
    */
   async kill(
     error: unknown = new GreenletExit(),
-    opts?: { block?: boolean; timeout?: number },
+    opts?: { block?: boolean; timeout?: number; signal?: AbortSignal },
   ): Promise<void> {
     if (this.#state === DEAD) return;
     if (typeof error === 'function') error = new (error as new () => unknown)();
     this._killNow(error);
-    if (opts?.block !== false) await this.join(opts?.timeout);
+    if (opts?.block !== false) await this.join(opts?.timeout, opts);
   }
 
   /** @internal Deliver a kill synchronously (killall batches these). */

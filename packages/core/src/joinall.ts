@@ -15,7 +15,7 @@ import { Waiter } from './waiter.js';
  */
 export async function joinall<G extends Greenlet<unknown>>(
   greenlets: Iterable<G>,
-  opts?: { timeout?: number; raiseError?: boolean; count?: number },
+  opts?: { timeout?: number; raiseError?: boolean; count?: number; signal?: AbortSignal },
 ): Promise<G[]> {
   const list = [...greenlets];
   const target = Math.min(opts?.count ?? list.length, list.length);
@@ -30,7 +30,7 @@ export async function joinall<G extends Greenlet<unknown>>(
   };
   for (const g of list) g.rawlink(onEnd as (g: Greenlet<unknown>) => void);
   try {
-    const failed = await waiter.get({ timeout: opts?.timeout, timeoutValue: null });
+    const failed = await waiter.get({ timeout: opts?.timeout, timeoutValue: null, signal: opts?.signal });
     if (failed) throw failed.exception;
   } finally {
     for (const g of list) g.unlink(onEnd);
@@ -48,7 +48,7 @@ export async function joinall<G extends Greenlet<unknown>>(
 export async function killall(
   greenlets: Iterable<Greenlet<unknown>>,
   error: unknown = new GreenletExit(),
-  opts?: { block?: boolean; timeout?: number },
+  opts?: { block?: boolean; timeout?: number; signal?: AbortSignal },
 ): Promise<void> {
   const list = [...greenlets];
   if (typeof error === 'function') error = new (error as new () => unknown)();
@@ -56,7 +56,7 @@ export async function killall(
   if (opts?.block === false) return;
   const alive = list.filter((g) => !g.dead);
   if (alive.length === 0) return;
-  const ended = await joinall(alive, { timeout: opts?.timeout });
+  const ended = await joinall(alive, { timeout: opts?.timeout, signal: opts?.signal });
   if (ended.length < alive.length) {
     throw new Timeout(
       opts?.timeout,

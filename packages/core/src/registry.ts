@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { codedError } from './errors.js';
 import type { Hub, HubFactory } from './hub/index.js';
+import { resetDeadlines } from './internal/deadlines.js';
 import { resetRunQueue } from './internal/run-queue.js';
 import { type ErrorHandler, reportError, setErrorHandler } from './report-error.js';
 
@@ -140,6 +141,7 @@ export function resetHub(): void {
   const hub = currentHub;
   currentHub = undefined;
   resetRunQueue();
+  resetDeadlines();
   hub?.close();
 }
 

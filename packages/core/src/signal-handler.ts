@@ -7,11 +7,11 @@ import { getHub } from './registry.js';
  * working). Like Node's, the handler does not keep the process alive.
  * Installing one replaces Node's default action (exit) for that signal.
  *
- * @returns a handle whose `cancel()` removes the handler.
+ * @returns a handle whose `cancel()` (or `using`) removes the handler.
  * @example
  * const h = signalHandler('SIGHUP', () => reloadConfig());
  */
-export function signalHandler(name: NodeJS.Signals, fn: () => unknown): { cancel(): void } {
+export function signalHandler(name: NodeJS.Signals, fn: () => unknown): { cancel(): void } & Disposable {
   if (typeof fn !== 'function') {
     throw Object.assign(new TypeError(`signalHandler needs a function, got ${typeof fn}`), {
       code: 'ERR_INVALID_ARG_TYPE',
@@ -23,7 +23,6 @@ export function signalHandler(name: NodeJS.Signals, fn: () => unknown): { cancel
     g.name = `signal:${name}#${g.id}`;
     g.start();
   });
-  return {
-    cancel: () => watcher.close(),
-  };
+  const cancel = (): void => watcher.close();
+  return { cancel, [Symbol.dispose]: cancel };
 }

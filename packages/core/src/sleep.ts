@@ -30,7 +30,6 @@ export async function sleep(ms = 0, opts?: { signal?: AbortSignal }): Promise<vo
     }
     return;
   }
-  getHub().updateNow();
   await waiter.get({ timeout: ms, timeoutValue: undefined, signal: opts?.signal });
 }
 

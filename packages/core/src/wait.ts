@@ -17,10 +17,10 @@ const TIMED_OUT: unique symbol = Symbol('timedOut');
  */
 export async function wait(
   objects?: Iterable<Waitable>,
-  opts?: { timeout?: number; count?: number },
+  opts?: { timeout?: number; count?: number; signal?: AbortSignal },
 ): Promise<Waitable[]> {
   if (objects === undefined) {
-    await loopDrained(opts?.timeout);
+    await loopDrained(opts?.timeout, opts?.signal);
     return [];
   }
   const ready: Waitable[] = [];
@@ -37,7 +37,7 @@ export async function wait(
  */
 export async function* iwait<W extends Waitable>(
   objects: Iterable<W>,
-  opts?: { timeout?: number; count?: number },
+  opts?: { timeout?: number; count?: number; signal?: AbortSignal },
 ): AsyncGenerator<W, void, undefined> {
   const list = [...objects];
   const limit = Math.min(opts?.count ?? list.length, list.length);
@@ -54,7 +54,7 @@ export async function* iwait<W extends Waitable>(
       if (queue.length === 0) {
         waiter = new Waiter<void>('iwait');
         const timeout = deadline === undefined ? undefined : Math.max(0, deadline - performance.now());
-        const outcome = await waiter.get({ timeout, timeoutValue: TIMED_OUT });
+        const outcome = await waiter.get({ timeout, timeoutValue: TIMED_OUT, signal: opts?.signal });
         waiter = undefined;
         if (outcome === TIMED_OUT) return;
       }
@@ -72,7 +72,7 @@ export function pendingDrainWaits(): number {
   return drainWaits;
 }
 
-async function loopDrained(timeout?: number): Promise<void> {
+async function loopDrained(timeout?: number, signal?: AbortSignal): Promise<void> {
   const waiter = new Waiter<void>('wait (until the loop is empty)');
   const wake = (): void => {
     waiter.switch();
@@ -84,7 +84,7 @@ async function loopDrained(timeout?: number): Promise<void> {
   timer?.start(wake);
   drainWaits++;
   try {
-    await waiter.get();
+    await waiter.get({ signal });
   } finally {
     drainWaits--;
     process.off('beforeExit', wake);

@@ -1,9 +1,8 @@
 import type { Greenlet } from './greenlet.js';
 import { getcurrent } from './greenlet.js';
-import type { Timer } from './hub/index.js';
 import { noteActivity } from './internal/activity.js';
+import { addDeadline, type Deadline } from './internal/deadlines.js';
 import { enqueue } from './internal/run-queue.js';
-import { getHub } from './registry.js';
 import { Timeout } from './timeout.js';
 
 /** Options taken by every greenhub wait. */
@@ -48,7 +47,7 @@ export class Waiter<T = unknown> implements Interruptible {
   #resolve: ((value: T) => void) | undefined;
   #reject: ((error: unknown) => void) | undefined;
   #owner: Greenlet<unknown> | undefined;
-  #timer: Timer | undefined;
+  #deadline: Deadline | undefined;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
 
@@ -159,9 +158,7 @@ export class Waiter<T = unknown> implements Interruptible {
         );
       }
       const hasValue = opts !== undefined && 'timeoutValue' in opts;
-      const timer = getHub().timer(timeout);
-      this.#timer = timer;
-      timer.start(() => {
+      this.#deadline = addDeadline(timeout, () => {
         // Through the run queue, behind the links of objects that were ready when the wait began:
         // a timeout must not beat them (gevent runs callbacks before timers), or wait(ready, 0) misses them.
         enqueue(() => {
@@ -187,9 +184,9 @@ export class Waiter<T = unknown> implements Interruptible {
       this.#owner = undefined;
       owner._removeWait(this);
     }
-    if (this.#timer) {
-      this.#timer.close();
-      this.#timer = undefined;
+    if (this.#deadline) {
+      this.#deadline.cancel();
+      this.#deadline = undefined;
     }
     if (this.#signal) {
       this.#signal.removeEventListener('abort', this.#onAbort!);

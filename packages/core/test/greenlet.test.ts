@@ -170,6 +170,22 @@ describeEachHub('Greenlet', () => {
     expect(await g.get({ block: false })).toBe('done');
   });
 
+  it('get({ signal }) and join(timeout, { signal }) reject with the reason when the signal aborts', async () => {
+    const release = new Waiter<string>('release');
+    const g = spawn(() => release.get());
+    const controller = new AbortController();
+    const reason = new Error('no longer interested');
+    const getting = g.get({ signal: controller.signal }).catch((err: unknown) => err);
+    const joining = g.join(undefined, { signal: controller.signal }).catch((err: unknown) => err);
+    await idle();
+    controller.abort(reason);
+    expect(await getting).toBe(reason);
+    expect(await joining).toBe(reason);
+    expect(g.dead).toBe(false);
+    release.switch('still fine');
+    expect(await g.get()).toBe('still fine');
+  });
+
   it("get({ timeout }) throws a Timeout with code 'ETIMEDOUT' and leaves the greenlet running", async () => {
     const release = new Waiter<string>('release');
     const g = spawn(() => release.get());

@@ -300,6 +300,33 @@ describeEachHub('joinall, killall, wait and iwait', () => {
     }
     expect(flags.map((f) => f.links.size)).toEqual([0, 0, 0]);
   });
+
+  it('an aborted signal ends joinall, wait and iwait with its reason and unlinks everything', async () => {
+    const flags = [new Flag(), new Flag()];
+    const running = gated('still-running');
+    const reason = new Error('caller gave up');
+    const controller = new AbortController();
+    const outcomes = Promise.allSettled([
+      joinall([running.g], { signal: controller.signal }),
+      wait(flags, { signal: controller.signal }),
+      (async () => {
+        for await (const _ of iwait(flags, { signal: controller.signal })) {
+          // never ready
+        }
+      })(),
+    ]);
+    await idle();
+    controller.abort(reason);
+    const settled = await outcomes;
+    expect(settled.map((o) => (o.status === 'rejected' ? o.reason : o.status))).toEqual([
+      reason,
+      reason,
+      reason,
+    ]);
+    expect(flags.map((f) => f.links.size)).toEqual([0, 0]);
+    running.finish();
+    await running.g.join();
+  });
 });
 
 describeEachChildHub('wait() without objects (child process)', (hub) => {

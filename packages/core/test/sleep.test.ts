@@ -141,4 +141,40 @@ describeEachHub('sleep and idle', () => {
     controller.abort(reason);
     await expect(g.get()).rejects.toBe(reason);
   });
+
+  it('many sleeps of a few lengths share a few hub timers and none returns early', async () => {
+    const lengths = [1, 2, 3, 5, 8];
+    const started = performance.now();
+    const late: number[] = [];
+    const sleeps = Array.from({ length: 2000 }, (_, i) => {
+      const ms = lengths[i % lengths.length]!;
+      return sleep(ms).then(() => late.push(performance.now() - started - ms));
+    });
+    // One hub timer per length, not one per sleep.
+    expect(getHub().stats().active).toBeLessThanOrEqual(lengths.length + 1);
+    await Promise.all(sleeps);
+    expect(late).toHaveLength(2000);
+    expect(Math.min(...late)).toBeGreaterThanOrEqual(0);
+  });
+
+  it('killing the first of several sleepers of one length does not delay or lose the others', async () => {
+    const woke: string[] = [];
+    const first = spawn(async () => {
+      await sleep(30);
+      woke.push('first');
+    });
+    await idle();
+    const others = ['second', 'third'].map((name) =>
+      spawn(async () => {
+        await sleep(30);
+        woke.push(name);
+      }),
+    );
+    await idle();
+    await first.kill();
+    const started = performance.now();
+    await Promise.all(others.map((g) => g.join()));
+    expect(woke).toEqual(['second', 'third']);
+    expect(performance.now() - started).toBeLessThan(1000);
+  });
 });
