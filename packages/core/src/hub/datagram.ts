@@ -12,7 +12,8 @@ export interface UdpOptions {
  * `recvStart(onMessage)` delivers each datagram (the buffer is the callee's)
  * until `recvStop()`. `send()`'s `cb` runs exactly once, from a later loop
  * turn (`ECANCELED` if closed first); `to.address` must be numeric. Active
- * while receiving or while sends are pending.
+ * while receiving or while sends are pending. After `close()`, `recvStart()`
+ * and `send()` throw `ERR_HUB_CLOSED`.
  */
 export interface Datagram {
   recvStart(onMessage: (data: Uint8Array, from: SocketAddress) => void): void;

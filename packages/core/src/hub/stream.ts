@@ -28,7 +28,9 @@ export type ConnectOptions = { host?: string; port: number } | { path: string };
  * - `writeQueueSize` is the number of bytes accepted but not yet in the kernel.
  * - `shutdown()` half-closes after every queued write; its `cb` runs once.
  * - `close()` is immediate and idempotent: pending write and shutdown
- *   callbacks get `ECANCELED`; `onRead` is never called again.
+ *   callbacks get `ECANCELED`; `onRead` is never called again. Afterwards
+ *   `readStart()`, `write()` and `shutdown()` throw `ERR_HUB_CLOSED`: work
+ *   that was never accepted gets no callback.
  * - A stream is active (and keeps the process alive when referenced) while it
  *   reads or has writes or a shutdown pending.
  */
@@ -53,7 +55,8 @@ export interface Stream {
  *
  * `start(onConnection, onError)` begins accepting; each accepted stream is
  * handed over not yet reading. Accept errors that do not end listening
- * (`EMFILE`, `ENFILE`) go to `onError`; the listener keeps going. `stop()`
+ * (`EMFILE`, `ENFILE`, as far as the hub can observe them: libuv hides them
+ * from Node) go to `onError`; the listener keeps going. `stop()`
  * pauses accepting (the kernel keeps queueing up to the backlog); `close()`
  * releases the port (and unlinks nothing: removing a unix path is the caller's
  * choice). Active while started.
