@@ -2,7 +2,7 @@ import type { Greenlet } from './greenlet.js';
 import { getcurrent } from './greenlet.js';
 import { noteActivity } from './internal/activity.js';
 import { addDeadline, type Deadline } from './internal/deadlines.js';
-import { enqueue } from './internal/run-queue.js';
+import type { Runnable } from './internal/run-queue.js';
 import { Timeout } from './timeout.js';
 
 /** Options taken by every greenhub wait. */
@@ -38,7 +38,7 @@ const SETTLED = 2;
  * replies.set(id, w);
  * try { return await w.get({ timeout: 1000 }); } finally { replies.delete(id); }
  */
-export class Waiter<T = unknown> implements Interruptible {
+export class Waiter<T = unknown> implements Interruptible, Runnable {
   /** What is waited for, as shown by `formatRunInfo()`: `'sleep'`, `'Event.wait'`, `'socket read'`... */
   readonly kind: string;
   #state = IDLE;
@@ -48,6 +48,8 @@ export class Waiter<T = unknown> implements Interruptible {
   #reject: ((error: unknown) => void) | undefined;
   #owner: Greenlet<unknown> | undefined;
   #deadline: Deadline | undefined;
+  #timeoutMs = 0;
+  #timeoutValue: unknown = NO_VALUE;
   #signal: AbortSignal | undefined;
   #onAbort: (() => void) | undefined;
 
@@ -157,15 +159,9 @@ export class Waiter<T = unknown> implements Interruptible {
           }),
         );
       }
-      const hasValue = opts !== undefined && 'timeoutValue' in opts;
-      this.#deadline = addDeadline(timeout, () => {
-        // Through the run queue, behind the links of objects that were ready when the wait began:
-        // a timeout must not beat them (gevent runs callbacks before timers), or wait(ready, 0) misses them.
-        enqueue(() => {
-          if (hasValue) this.switch(opts.timeoutValue as T);
-          else this.throw(new Timeout(timeout));
-        });
-      });
+      this.#timeoutMs = timeout;
+      if (opts !== undefined && 'timeoutValue' in opts) this.#timeoutValue = opts.timeoutValue;
+      this.#deadline = addDeadline(timeout, this);
     }
     if (signal) {
       this.#signal = signal;
@@ -173,6 +169,13 @@ export class Waiter<T = unknown> implements Interruptible {
       signal.addEventListener('abort', this.#onAbort, { once: true });
     }
     return promise;
+  }
+
+  /** @internal The deadline passed (called from the run queue). */
+  _runQueued(): void {
+    if (this.#state !== WAITING) return;
+    if (this.#timeoutValue !== NO_VALUE) this.switch(this.#timeoutValue as T);
+    else this.throw(new Timeout(this.#timeoutMs));
   }
 
   #finish(): void {
@@ -195,6 +198,8 @@ export class Waiter<T = unknown> implements Interruptible {
     }
   }
 }
+
+const NO_VALUE: unique symbol = Symbol('greenhub.noTimeoutValue');
 
 /** @internal Returned by `_takePendingThrow()` when nothing is pending. */
 export const NO_THROW: unique symbol = Symbol('greenhub.noThrow');

@@ -1,7 +1,8 @@
 import type { Handle } from '@greenhub/core';
 
-/** One scheduled callback; cancelling it clears `fn`, so a drain just skips it. */
+/** One scheduled callback, with its own immediate; cancelling clears that immediate. */
 class QueuedCallback implements Handle {
+  immediate: NodeJS.Immediate | null = null;
   constructor(
     readonly queue: CallbackQueue,
     public fn: (() => void) | null,
@@ -12,7 +13,9 @@ class QueuedCallback implements Handle {
   cancel(): void {
     if (this.fn === null) return;
     this.fn = null;
-    this.queue.forget();
+    if (this.immediate !== null) clearImmediate(this.immediate);
+    this.immediate = null;
+    this.queue.forget(this);
   }
 
   toString(): string {
@@ -20,25 +23,24 @@ class QueuedCallback implements Handle {
   }
 }
 
+function runQueued(entry: QueuedCallback): void {
+  entry.queue.run(entry);
+}
+
 /**
- * The hub's FIFO of callbacks (gevent's `run_callback`), drained by one
- * `setImmediate` per loop turn.
- *
- * A drain takes the whole queue at once (an array swap), so callbacks scheduled
- * while draining wait for the next turn: I/O gets polled in between and a
- * callback that reschedules itself cannot starve the loop. The single
- * immediate is the only Node handle, whatever the number of callbacks.
+ * The hub's FIFO of callbacks (gevent's `run_callback`): one `setImmediate`
+ * per callback, which gives exactly Node's semantics for free. Callbacks run
+ * in order; those scheduled while callbacks run wait for the next turn (I/O
+ * is polled in between, so a callback that reschedules itself cannot starve
+ * the loop); and the microtasks and nextTicks a callback queues run before
+ * the next callback, as the contract requires — on one immediate per batch
+ * they would run only after the whole batch, unlike on hub-libev.
  */
 export class CallbackQueue {
-  #entries: QueuedCallback[] = [];
-  /** The batch being drained, so that closing the hub from a callback also drops the rest of it. */
-  #draining: QueuedCallback[] = [];
-  #pending = 0;
-  #immediate: NodeJS.Immediate | null = null;
-  readonly #run = () => this.#drain();
+  readonly #pending = new Set<QueuedCallback>();
 
   /**
-   * @param enter Called at the start of each drain (the hub refreshes its cached time).
+   * @param enter Called before each callback (the hub refreshes its cached time).
    * @param report Receives what a callback throws.
    */
   constructor(
@@ -48,56 +50,44 @@ export class CallbackQueue {
 
   /** Callbacks scheduled and neither run nor cancelled yet. */
   get pending(): number {
-    return this.#pending;
+    return this.#pending.size;
   }
 
   /**
-   * Schedule `fn` for the next drain.
+   * Schedule `fn` for a later turn.
    *
    * @param user True for `hub.callback()`; false for the hub's own deferred completions, which must still run after `hub.close()`.
    * @returns A handle whose `cancel()` keeps `fn` from running.
    */
   push(fn: () => void, user: boolean): Handle {
     const entry = new QueuedCallback(this, fn, user);
-    this.#entries.push(entry);
-    this.#pending++;
-    this.#immediate ??= setImmediate(this.#run);
+    entry.immediate = setImmediate(runQueued, entry);
+    this.#pending.add(entry);
     return entry;
   }
 
   /** Cancel every callback scheduled through `hub.callback()`; the hub's own completions stay. */
   cancelUser(): void {
-    for (const entry of this.#draining) if (entry.user) entry.cancel();
-    for (const entry of this.#entries) if (entry.user) entry.cancel();
+    for (const entry of [...this.#pending]) if (entry.user) entry.cancel();
   }
 
   /** @internal Bookkeeping for a cancelled entry. */
-  forget(): void {
-    if (--this.#pending === 0 && this.#immediate !== null) {
-      // Nothing left to run: drop the immediate so it does not hold the process for a turn.
-      clearImmediate(this.#immediate);
-      this.#immediate = null;
-      this.#entries = [];
-    }
+  forget(entry: QueuedCallback): void {
+    this.#pending.delete(entry);
   }
 
-  #drain(): void {
-    this.#immediate = null;
+  /** @internal Called from the entry's immediate. */
+  run(entry: QueuedCallback): void {
+    const fn = entry.fn;
+    if (fn === null) return;
+    entry.fn = null;
+    entry.immediate = null;
+    this.#pending.delete(entry);
     this.enter();
-    const batch = this.#entries;
-    this.#entries = [];
-    this.#draining = batch;
-    for (const entry of batch) {
-      const fn = entry.fn;
-      if (fn === null) continue;
-      entry.fn = null;
-      this.#pending--;
-      try {
-        fn();
-      } catch (error) {
-        this.report(error, 'callback');
-      }
+    try {
+      fn();
+    } catch (error) {
+      this.report(error, 'callback');
     }
-    this.#draining = [];
   }
 }

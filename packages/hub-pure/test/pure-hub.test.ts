@@ -205,22 +205,6 @@ describe('callbacks', () => {
     expect(spins).toBeGreaterThan(1);
   });
 
-  it('100k callbacks run well under 100 ms', async () => {
-    // The best of three rounds, so that a busy machine does not decide the result.
-    const rounds: number[] = [];
-    for (let round = 0; round < 3; round++) {
-      let count = 0;
-      const started = performance.now();
-      const finished = new Promise<number>((resolve) => {
-        for (let i = 0; i < 100_000; i++) hub.callback(() => ++count);
-        hub.callback(() => resolve(performance.now() - started));
-      });
-      rounds.push(await within(5000, finished));
-      expect(count).toBe(100_000);
-    }
-    expect(Math.min(...rounds)).toBeLessThan(100);
-  });
-
   it('an exception goes to onError with the context and does not stop the queue', async () => {
     let after = false;
     hub.callback(() => {

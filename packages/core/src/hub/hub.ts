@@ -62,9 +62,12 @@ export interface Hub {
   updateNow(): void;
   /**
    * Run `fn` on a later loop turn — never synchronously — in FIFO order with
-   * every other callback (gevent's `run_callback`). A pending callback counts
-   * as referenced active work. `cancel()` on the returned handle stops it from
-   * running.
+   * every other callback (gevent's `run_callback`). Callbacks scheduled while
+   * callbacks run wait for the next turn. As with `setImmediate`, the
+   * microtasks and `process.nextTick`s a callback queues run before the next
+   * callback, so a greenlet woken by a callback runs before the next one on
+   * every hub. A pending callback counts as referenced active work.
+   * `cancel()` on the returned handle stops it from running.
    */
   callback(fn: () => void): Handle;
   /**

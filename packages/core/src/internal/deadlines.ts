@@ -1,6 +1,6 @@
 import type { Hub, Timer } from '../hub/index.js';
 import { getHub } from '../registry.js';
-import { reportError } from '../report-error.js';
+import { enqueue, type Runnable } from './run-queue.js';
 
 /**
  * Deadlines of greenhub waits (`sleep(ms)`, `{ timeout }`), grouped by
@@ -23,7 +23,7 @@ class Entry implements Deadline {
   list: DeadlineList | undefined;
   constructor(
     readonly due: number,
-    readonly fire: () => void,
+    readonly target: Runnable,
   ) {}
 
   cancel(): void {
@@ -90,11 +90,7 @@ class DeadlineList {
     // Callbacks may cancel or add entries, so always continue from the live head.
     for (let entry = this.head; entry && entry.due <= now; entry = this.head) {
       this.remove(entry);
-      try {
-        entry.fire();
-      } catch (err) {
-        reportError(err, `deadline(${this.ms}ms)`);
-      }
+      enqueue(entry.target);
     }
     if (this.head) this.#arm(this.head.due);
     else if (lists.get(this.ms) === this) lists.delete(this.ms);
@@ -110,10 +106,12 @@ let lists = new Map<number, DeadlineList>();
 let listsHub: Hub | undefined;
 
 /**
- * Call `fire` once `ms` milliseconds have passed (never earlier), from a hub
- * timer callback. Returns a handle to cancel it.
+ * Queue `target` on the run queue once `delayMs` milliseconds have passed
+ * (never earlier). Going through the run queue puts an expiry behind the
+ * links of objects that were already ready when the wait began: gevent runs
+ * callbacks before timers, so `wait(readyObjects, { timeout: 0 })` sees them.
  */
-export function addDeadline(delayMs: number, fire: () => void): Deadline {
+export function addDeadline(delayMs: number, target: Runnable): Deadline {
   // Whole milliseconds, rounded up, keep the number of lists small and never fire early.
   const ms = Math.ceil(delayMs);
   const hub = getHub();
@@ -127,7 +125,7 @@ export function addDeadline(delayMs: number, fire: () => void): Deadline {
     list = new DeadlineList(ms, hub);
     lists.set(ms, list);
   }
-  const entry = new Entry(performance.now() + ms, fire);
+  const entry = new Entry(performance.now() + ms, target);
   list.add(entry);
   return entry;
 }

@@ -1,0 +1,2 @@
+export type { HubConformanceOptions } from './run.js';
+export { runHubConformance } from './run.js';
