@@ -1,0 +1,2 @@
+export type { LibevHubOptions } from './hub.js';
+export { createHub, LibevHub } from './hub.js';

@@ -1,0 +1,293 @@
+#include "loop.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "addon.h"
+#include "socket.h"
+
+namespace hublibev {
+
+namespace {
+
+// libuv has work: its fd is readable or its next deadline passed.
+void UvWoke(struct ev_loop* loop, ev_io*, int) { static_cast<Loop*>(ev_userdata(loop))->set_uv_woke(); }
+void UvDue(struct ev_loop* loop, ev_timer*, int) { static_cast<Loop*>(ev_userdata(loop))->set_uv_woke(); }
+
+void NoopIdle(uv_idle_t*) {}
+
+// At most this many libev iterations per libuv iteration while only the hub has work.
+constexpr int kMaxEvIterations = 64;
+
+double MonotonicMs() { return static_cast<double>(uv_hrtime()) / 1e6; }
+
+}  // namespace
+
+Loop::Loop(napi_env env) : env_(env) {
+  napi_get_uv_event_loop(env, &uv_);
+  ev_ = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+  if (ev_ == nullptr) ev_ = ev_loop_new(EVFLAG_AUTO | EVFLAG_NOENV | EVFLAG_NOSIGMASK);
+  if (ev_ == nullptr) return;  // Create() reports it
+  ev_set_userdata(ev_, this);
+  ev_set_loop_release_cb(ev_, LoopRelease, LoopAcquire);
+
+  // libuv embedded in libev: its backend fd wakes libev, its next deadline is a libev timer.
+  ev_io_init(&uvio_, UvWoke, uv_backend_fd(uv_), EV_READ);
+  ev_io_start(ev_, &uvio_);
+  ev_init(&uvtimer_, UvDue);
+
+  uv_prepare_init(uv_, &prep_);
+  prep_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&prep_));
+  uv_idle_init(uv_, &idle_);
+  idle_.data = this;
+  uv_unref(reinterpret_cast<uv_handle_t*>(&idle_));
+
+  napi_value resource, name;
+  napi_create_object(env, &resource);
+  napi_create_reference(env, resource, 1, &resource_);
+  napi_create_string_utf8(env, "HubCallback", NAPI_AUTO_LENGTH, &name);
+  napi_async_init(env, resource, name, &actx_);
+  napi_add_env_cleanup_hook(env, CleanupHook, this);
+  now_ms_ = MonotonicMs();
+  now_uv_turn_ = uv_now(uv_);
+  spare_fd_ = open("/", O_RDONLY | O_CLOEXEC);
+}
+
+Loop::~Loop() {
+  if (spare_fd_ >= 0) ::close(spare_fd_);
+  if (ev_ != nullptr) ev_loop_destroy(ev_);
+}
+
+bool Loop::DrainBacklog(int listen_fd) {
+  if (spare_fd_ < 0) return false;
+  ::close(spare_fd_);
+  spare_fd_ = -1;
+  for (;;) {
+    int fd = AcceptSocket(listen_fd);
+    if (fd >= 0) {
+      ::close(fd);
+      continue;
+    }
+    if (errno == EINTR || errno == ECONNABORTED) continue;
+    break;
+  }
+  spare_fd_ = open("/", O_RDONLY | O_CLOEXEC);
+  return true;
+}
+
+Loop* Loop::Create(napi_env env) {
+  Loop* loop = new Loop(env);
+  if (loop->ev_ == nullptr) {
+    delete loop;
+    return nullptr;
+  }
+  napi_set_instance_data(env, loop, nullptr, nullptr);
+  return loop;
+}
+
+Loop* Loop::From(napi_env env) {
+  void* data = nullptr;
+  napi_get_instance_data(env, &data);
+  return static_cast<Loop*>(data);
+}
+
+void Loop::Release() {
+  if (--refs_ == 0) delete this;
+}
+
+void Loop::Account(int dactive, int dref) {
+  nactive_ += dactive;
+  nref_ += dref;
+  if (dead_) return;
+  auto* prep = reinterpret_cast<uv_handle_t*>(&prep_);
+  if (nactive_ > 0) {
+    if (!uv_is_active(prep)) uv_prepare_start(&prep_, PrepareCb);
+  } else {
+    uv_prepare_stop(&prep_);
+    uv_idle_stop(&idle_);
+  }
+  if (nref_ > 0) {
+    uv_ref(prep);
+  } else {
+    uv_unref(prep);
+  }
+}
+
+int Loop::BackendTimeout() {
+#if UV_VERSION_HEX >= 0x012E00
+  if (naive_) {
+    // Test-only: pretend libuv has no fds waiting to be registered, which
+    // re-opens the watcher_queue hole (LIBEV.md pitfall 1) so tests can show it.
+    struct uv__queue* q = &uv_->watcher_queue;
+    struct uv__queue *next = q->next, *prev = q->prev;
+    q->next = q->prev = q;
+    int to = uv_backend_timeout(uv_);
+    q->next = next;
+    q->prev = prev;
+    return to;
+  }
+#endif
+  return uv_backend_timeout(uv_);
+}
+
+void Loop::PrepareCb(uv_prepare_t* handle) {
+  Loop* h = static_cast<Loop*>(handle->data);
+  if (h->in_ev_ || h->dead_ || h->terminating_) return;
+  // Our own idle handle would make libuv report timeout 0 and turn this into a busy loop.
+  uv_idle_stop(&h->idle_);
+  h->in_ev_ = true;
+  // Run libev iterations until libuv needs its turn: its fd woke, its deadline
+  // passed, or it has work that must not wait (timeout 0: pending callbacks,
+  // setImmediate, closing handles, fds not yet registered with epoll). While
+  // only hub watchers have events, this saves a libuv iteration per event.
+  for (int i = 0; i < kMaxEvIterations; i++) {
+    // libuv computes its timeout from its cached time, which our iterations make stale.
+    if (i > 0) uv_update_time(h->uv_);
+    int to = h->BackendTimeout();
+    h->uv_woke_ = false;
+    if (to == 0) {
+      ev_run(h->ev_, EVRUN_NOWAIT);
+      break;
+    }
+    if (to > 0) {
+      ev_now_update(h->ev_);
+      ev_timer_set(&h->uvtimer_, to / 1e3, 0.);
+      ev_timer_start(h->ev_, &h->uvtimer_);
+    }
+    ev_run(h->ev_, EVRUN_ONCE);
+    ev_timer_stop(h->ev_, &h->uvtimer_);
+    if (h->uv_woke_ || h->naive_ || h->nactive_ == 0 || h->dead_ || h->terminating_) break;
+  }
+  h->in_ev_ = false;
+  // libuv's own poll in this iteration must not block: libev already waited.
+  if (h->nactive_ > 0 && !h->dead_) uv_idle_start(&h->idle_, NoopIdle);
+}
+
+void Loop::LoopRelease(struct ev_loop* loop) noexcept {
+  Loop* h = static_cast<Loop*>(ev_userdata(loop));
+  h->release_at_ = uv_hrtime();
+}
+
+void Loop::LoopAcquire(struct ev_loop* loop) noexcept {
+  Loop* h = static_cast<Loop*>(ev_userdata(loop));
+  uint64_t t = uv_hrtime();
+  if (h->release_at_ != 0) h->idle_ns_ += t - h->release_at_;
+  h->release_at_ = 0;
+  h->now_ms_ = static_cast<double>(t) / 1e6;
+}
+
+double Loop::NowMs() {
+  if (!in_ev_ && !dead_) {
+    // Outside libev dispatch the hub's turn is libuv's turn.
+    uint64_t turn = uv_now(uv_);
+    if (turn != now_uv_turn_) {
+      now_uv_turn_ = turn;
+      now_ms_ = MonotonicMs();
+    }
+  }
+  return now_ms_;
+}
+
+void Loop::UpdateNow() {
+  now_ms_ = MonotonicMs();
+  ev_now_update(ev_);
+}
+
+napi_value Loop::Call(napi_value recv, napi_value fn, size_t argc, const napi_value* argv) {
+  if (terminating_) return nullptr;
+  napi_value result = nullptr;
+  napi_status s = napi_make_callback(env_, actx_, recv, fn, argc, argv, &result);
+  if (s == napi_ok) return result;
+  bool pending = false;
+  napi_value err = nullptr;
+  napi_is_exception_pending(env_, &pending);
+  if (pending) napi_get_and_clear_last_exception(env_, &err);
+  if (dead_ || !CanRunJs()) {
+    // The environment is being terminated: stop dispatching, touch no more JS.
+    terminating_ = true;
+    ev_break(ev_, EVBREAK_ALL);
+    return nullptr;
+  }
+  // A JS exception escaped (the JS layer catches user errors, so this is a bug
+  // there): report it like Node would instead of leaving it pending (pitfall 8).
+  if (err != nullptr) napi_fatal_exception(env_, err);
+  return nullptr;
+}
+
+bool Loop::CanRunJs() {
+  napi_value resource;
+  bool has = false;
+  if (napi_get_reference_value(env_, resource_, &resource) != napi_ok || resource == nullptr) return false;
+  // Any call that may run JS fails while the environment cannot run it.
+  return napi_has_named_property(env_, resource, "x", &has) == napi_ok;
+}
+
+void Loop::CleanupHook(void* arg) { static_cast<Loop*>(arg)->Cleanup(); }
+
+void Loop::Cleanup() {
+  dead_ = true;
+  ev_io_stop(ev_, &uvio_);
+  ev_timer_stop(ev_, &uvtimer_);
+  Retain();
+  uv_close(reinterpret_cast<uv_handle_t*>(&prep_), HandleClosed);
+  Retain();
+  uv_close(reinterpret_cast<uv_handle_t*>(&idle_), HandleClosed);
+  napi_async_destroy(env_, actx_);
+  napi_delete_reference(env_, resource_);
+  Release();  // the environment's reference
+}
+
+void Loop::HandleClosed(uv_handle_t* handle) { static_cast<Loop*>(handle->data)->Release(); }
+
+}  // namespace hublibev
+
+// The loop as seen from JS: time, idle time, counts and the test-only naive switch.
+namespace hublibev {
+
+namespace {
+
+Napi::Value JsNow(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Loop::From(info.Env())->NowMs());
+}
+Napi::Value JsUpdateNow(const Napi::CallbackInfo& info) {
+  Loop::From(info.Env())->UpdateNow();
+  return info.Env().Undefined();
+}
+Napi::Value JsIdleTime(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), Loop::From(info.Env())->IdleMs());
+}
+Napi::Value JsCounts(const Napi::CallbackInfo& info) {
+  Loop* loop = Loop::From(info.Env());
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("active", loop->active());
+  out.Set("referenced", loop->referenced());
+  return out;
+}
+Napi::Value JsSetNaive(const Napi::CallbackInfo& info) {
+  Loop::From(info.Env())->set_naive(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+void InitLoopBindings(Napi::Env env, Napi::Object exports) {
+  exports.Set("now", Napi::Function::New(env, JsNow, "now"));
+  exports.Set("updateNow", Napi::Function::New(env, JsUpdateNow, "updateNow"));
+  exports.Set("idleTime", Napi::Function::New(env, JsIdleTime, "idleTime"));
+  exports.Set("counts", Napi::Function::New(env, JsCounts, "counts"));
+  exports.Set("setNaive", Napi::Function::New(env, JsSetNaive, "setNaive"));
+  const char* backend = "other";
+  switch (ev_backend(Loop::From(env)->ev())) {
+    case EVBACKEND_EPOLL: backend = "epoll"; break;
+    case EVBACKEND_KQUEUE: backend = "kqueue"; break;
+    case EVBACKEND_POLL: backend = "poll"; break;
+    case EVBACKEND_SELECT: backend = "select"; break;
+    default: break;
+  }
+  exports.Set("backend", Napi::String::New(env, backend));
+}
+
+}  // namespace hublibev

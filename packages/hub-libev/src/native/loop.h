@@ -1,0 +1,93 @@
+// The per-environment libev loop and its integration into Node's libuv loop
+// (design "P" in shared/LIBEV.md): libev blocks inside a uv_prepare while the
+// hub has active watchers, with libuv's backend fd and next timeout embedded.
+#pragma once
+
+#include <ev.h>
+#include <napi.h>
+#include <uv.h>
+
+#include <cstdint>
+
+namespace hublibev {
+
+class Loop {
+ public:
+  // Creates the loop of this environment and stores it as instance data;
+  // nullptr when libev cannot create a loop.
+  static Loop* Create(napi_env env);
+  static Loop* From(napi_env env);
+
+  struct ev_loop* ev() const { return ev_; }
+  napi_env env() const { return env_; }
+  // True once the environment is being torn down: wrappers must not touch libuv.
+  bool dead() const { return dead_; }
+  // True once JS can no longer run here (worker.terminate()): callbacks must return at once.
+  bool terminating() const { return terminating_; }
+  // True while libev dispatches callbacks (ev_now is fresh then).
+  bool in_ev() const { return in_ev_; }
+
+  // Memory is reference-counted: the environment, each live wrapper and each
+  // uv_close in flight hold one reference. The last one destroys the ev_loop.
+  void Retain() { ++refs_; }
+  void Release();
+
+  // Accounting of hub watchers: `active` and the referenced subset.
+  void Account(int dactive, int dref);
+
+  // Calls JS from a libev callback as a top-level callback (ticks and
+  // microtasks drain afterwards); a thrown exception becomes uncaughtException.
+  napi_value Call(napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
+
+  // Before starting a timer: libev's cached time may be stale.
+  void FreshenEvTime() { ev_now_update(ev_); }
+
+  double NowMs();
+  void UpdateNow();
+  double IdleMs() const { return static_cast<double>(idle_ns_) / 1e6; }
+  int active() const { return nactive_; }
+  int referenced() const { return nref_; }
+  void set_naive(bool on) { naive_ = on; }
+  void set_uv_woke() { uv_woke_ = true; }
+  // libuv's EMFILE trick: a spare descriptor released to accept and drop the
+  // connections waiting in a backlog when the process is out of descriptors.
+  // Returns false when there is no spare to use.
+  bool DrainBacklog(int listen_fd);
+
+ private:
+  explicit Loop(napi_env env);
+  ~Loop();
+  static void PrepareCb(uv_prepare_t* handle);
+  static void CleanupHook(void* arg);
+  static void HandleClosed(uv_handle_t* handle);
+  static void LoopRelease(struct ev_loop* loop) noexcept;
+  static void LoopAcquire(struct ev_loop* loop) noexcept;
+  int BackendTimeout();
+  bool CanRunJs();
+  void Cleanup();
+
+  napi_env env_;
+  uv_loop_t* uv_;
+  struct ev_loop* ev_;
+  ev_io uvio_;
+  ev_timer uvtimer_;
+  uv_prepare_t prep_;
+  uv_idle_t idle_;
+  napi_async_context actx_ = nullptr;
+  napi_ref resource_ = nullptr;
+  int nactive_ = 0;
+  int nref_ = 0;
+  int refs_ = 1;
+  bool in_ev_ = false;
+  bool dead_ = false;
+  bool naive_ = false;
+  bool terminating_ = false;
+  bool uv_woke_ = false;
+  int spare_fd_ = -1;
+  uint64_t idle_ns_ = 0;
+  uint64_t release_at_ = 0;
+  double now_ms_ = 0;
+  uint64_t now_uv_turn_ = 0;
+};
+
+}  // namespace hublibev

@@ -1,0 +1,391 @@
+// A connected byte stream (TCP or unix) on a non-blocking fd, driven by ev_io.
+// Reads are copied into a fresh Buffer whose ownership moves to JS. Writes go
+// to the kernel at once with sendmsg and are queued (copied) on EAGAIN; JS
+// keeps the callbacks and learns completions through `onwrite(count, status)`.
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <climits>
+#include <deque>
+#include <vector>
+
+#include "addon.h"
+#include "socket.h"
+#include "watcher.h"
+
+namespace hublibev {
+
+namespace {
+constexpr size_t kReadSize = 64 * 1024;
+constexpr int kReadsPerWakeup = 8;
+constexpr int kMaxIov = 64;
+}  // namespace
+
+class Stream : public Watcher<Stream> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "Stream",
+                       {InstanceMethod("connect", &Stream::Connect), InstanceMethod("readStart", &Stream::ReadStart),
+                        InstanceMethod("readStop", &Stream::ReadStop), InstanceMethod("write", &Stream::Write),
+                        InstanceMethod("shutdown", &Stream::Shutdown), InstanceMethod("close", &Stream::Close),
+                        InstanceMethod("setNoDelay", &Stream::SetNoDelay),
+                        InstanceMethod("setKeepAlive", &Stream::SetKeepAlive),
+                        InstanceMethod("localAddress", &Stream::LocalAddress),
+                        InstanceMethod("remoteAddress", &Stream::RemoteAddress),
+                        InstanceMethod("ref", &Stream::JsRef), InstanceMethod("unref", &Stream::JsUnref),
+                        InstanceAccessor("active", &Stream::JsActive, nullptr),
+                        InstanceAccessor("queued", &Stream::Queued, nullptr)});
+  }
+
+  // new Stream() for a connect, or new Stream(fd) for an accepted socket.
+  explicit Stream(const Napi::CallbackInfo& info) : Watcher<Stream>(info) {
+    if (info.Length() > 0 && info[0].IsNumber()) fd_ = info[0].As<Napi::Number>().Int32Value();
+    ev_init(&rio_, Readable);
+    ev_init(&wio_, Writable);
+    rio_.data = wio_.data = this;
+    if (fd_ >= 0) Arm();
+  }
+  ~Stream() override { CloseFd(); }
+
+ private:
+  void Arm() {
+    ev_io_set(&rio_, fd_, EV_READ);
+    ev_io_set(&wio_, fd_, EV_WRITE);
+  }
+
+  void UpdateActive() {
+    SetActive(fd_ >= 0 && (connecting_ || reading_ || !queue_.empty() || shutdown_pending_));
+  }
+
+  void UpdateWriteWatcher() {
+    bool want = fd_ >= 0 && (connecting_ || !queue_.empty());
+    if (want && !ev_is_active(&wio_)) ev_io_start(loop_->ev(), &wio_);
+    if (!want && ev_is_active(&wio_)) ev_io_stop(loop_->ev(), &wio_);
+  }
+
+  void CloseFd() {
+    if (fd_ < 0) return;
+    ev_io_stop(loop_->ev(), &rio_);
+    ev_io_stop(loop_->ev(), &wio_);
+    ::close(fd_);
+    fd_ = -1;
+  }
+
+  // connect('unix', path) or connect('tcp', host, port): 0 connected, 1 in progress, -errno failed.
+  Napi::Value Connect(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    std::string kind = info[0].As<Napi::String>();
+    sockaddr_storage addr;
+    socklen_t len;
+    int rc = kind == "unix" ? UnixAddress(info[1].As<Napi::String>(), &addr, &len)
+                            : IpAddress(info[1].As<Napi::String>(), info[2].As<Napi::Number>().Int32Value(), &addr, &len);
+    if (rc < 0) return Status(env, rc);
+    fd_ = OpenSocket(addr.ss_family, SOCK_STREAM);
+    if (fd_ < 0) return Status(env, -errno);
+    Arm();
+    if (addr.ss_family != AF_UNIX) {
+      int one = 1;
+      setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    }
+    do {
+      rc = ::connect(fd_, reinterpret_cast<sockaddr*>(&addr), len);
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0) return Status(env, 0);
+    if (errno == EINPROGRESS || errno == EAGAIN) {
+      connecting_ = true;
+      UpdateWriteWatcher();
+      UpdateActive();
+      return Status(env, 1);
+    }
+    int err = -errno;
+    CloseFd();
+    return Status(env, err);
+  }
+
+  void FinishConnect() {
+    int err = 0;
+    socklen_t len = sizeof(err);
+    if (getsockopt(fd_, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    connecting_ = false;
+    UpdateWriteWatcher();
+    UpdateActive();
+    Napi::Env env = Env();
+    napi_value arg = Napi::Number::New(env, -err);
+    Emit("onconnect", 1, &arg);
+  }
+
+  Napi::Value ReadStart(const Napi::CallbackInfo& info) {
+    if (fd_ >= 0 && !read_done_) {
+      reading_ = true;
+      if (!ev_is_active(&rio_)) ev_io_start(loop_->ev(), &rio_);
+      UpdateActive();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value ReadStop(const Napi::CallbackInfo& info) {
+    reading_ = false;
+    ev_io_stop(loop_->ev(), &rio_);
+    UpdateActive();
+    return info.Env().Undefined();
+  }
+
+  void DoRead() {
+    Napi::Env env = Env();
+    static thread_local std::vector<char> scratch(kReadSize);
+    for (int i = 0; i < kReadsPerWakeup && reading_ && fd_ >= 0; i++) {
+      ssize_t n;
+      do {
+        n = ::read(fd_, scratch.data(), scratch.size());
+      } while (n < 0 && errno == EINTR);
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
+      Napi::HandleScope scope(env);
+      if (n > 0) {
+        napi_value args[1];
+        if (napi_create_buffer_copy(env, static_cast<size_t>(n), scratch.data(), nullptr, &args[0]) != napi_ok) return;
+        Emit("onread", 1, args);
+        if (loop_->terminating()) return;
+        if (static_cast<size_t>(n) < scratch.size()) return;
+        continue;
+      }
+      // End of stream or an error: no further reads.
+      int status = n == 0 ? 0 : -errno;
+      read_done_ = true;
+      reading_ = false;
+      ev_io_stop(loop_->ev(), &rio_);
+      UpdateActive();
+      napi_value args[2] = {env.Null(), Napi::Number::New(env, status)};
+      Emit("onread", 2, args);
+      return;
+    }
+  }
+
+  // write(chunk | chunks): 0 all in the kernel, 1 queued (onwrite follows), -errno failed.
+  Napi::Value Write(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) return Status(env, -EBADF);
+    std::vector<iovec> iov;
+    size_t total = 0;
+    auto add = [&](Napi::Value v) {
+      const char* data;
+      size_t len;
+      if (ViewBytes(v, &data, &len) && len > 0) {
+        iov.push_back({const_cast<char*>(data), len});
+        total += len;
+      }
+    };
+    if (info[0].IsArray()) {
+      Napi::Array arr = info[0].As<Napi::Array>();
+      uint32_t n = arr.Length();
+      iov.reserve(n);
+      for (uint32_t i = 0; i < n; i++) add(arr.Get(i));
+    } else {
+      add(info[0]);
+    }
+    size_t written = 0;
+    if (queue_.empty() && !connecting_) {
+      while (written < total) {
+        // Skip the iovecs already written.
+        size_t skip = written;
+        size_t first = 0;
+        while (first < iov.size() && skip >= iov[first].iov_len) skip -= iov[first++].iov_len;
+        iovec local[kMaxIov];
+        int cnt = 0;
+        for (size_t i = first; i < iov.size() && cnt < kMaxIov; i++, cnt++) local[cnt] = iov[i];
+        local[0].iov_base = static_cast<char*>(local[0].iov_base) + skip;
+        local[0].iov_len -= skip;
+        msghdr msg = {};
+        msg.msg_iov = local;
+        msg.msg_iovlen = cnt;
+        ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+        if (n < 0) {
+          if (errno == EINTR) continue;
+          if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+          return Status(env, -errno);
+        }
+        written += static_cast<size_t>(n);
+      }
+      if (written == total) return Status(env, 0);
+    }
+    // Copy what the kernel did not take: the caller may reuse its buffers.
+    std::vector<char> rest;
+    rest.reserve(total - written);
+    size_t skip = written;
+    for (const iovec& v : iov) {
+      const char* p = static_cast<const char*>(v.iov_base);
+      size_t len = v.iov_len;
+      if (skip >= len) {
+        skip -= len;
+        continue;
+      }
+      rest.insert(rest.end(), p + skip, p + len);
+      skip = 0;
+    }
+    queued_bytes_ += rest.size();
+    queue_.push_back(Req{std::move(rest), 0});
+    UpdateWriteWatcher();
+    UpdateActive();
+    return Status(env, 1);
+  }
+
+  void Flush() {
+    size_t done = 0;
+    int status = 0;
+    while (!queue_.empty()) {
+      iovec iov[kMaxIov];
+      int cnt = 0;
+      for (auto it = queue_.begin(); it != queue_.end() && cnt < kMaxIov; ++it, ++cnt) {
+        iov[cnt].iov_base = it->data.data() + it->off;
+        iov[cnt].iov_len = it->data.size() - it->off;
+      }
+      msghdr msg = {};
+      msg.msg_iov = iov;
+      msg.msg_iovlen = cnt;
+      ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+        status = -errno;
+        break;
+      }
+      size_t left = static_cast<size_t>(n);
+      queued_bytes_ -= left;
+      while (left > 0 || (!queue_.empty() && queue_.front().off == queue_.front().data.size())) {
+        Req& r = queue_.front();
+        size_t take = std::min(left, r.data.size() - r.off);
+        r.off += take;
+        left -= take;
+        if (r.off == r.data.size()) {
+          queue_.pop_front();
+          done++;
+        } else {
+          break;
+        }
+      }
+    }
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    if (done > 0) {
+      napi_value args[2] = {Napi::Number::New(env, static_cast<double>(done)), Napi::Number::New(env, 0)};
+      Emit("onwrite", 2, args);
+      if (fd_ < 0) return;
+    }
+    if (status != 0) {
+      // Every write still queued fails with the same error, in order.
+      size_t failed = queue_.size();
+      queue_.clear();
+      queued_bytes_ = 0;
+      UpdateWriteWatcher();
+      UpdateActive();
+      napi_value args[2] = {Napi::Number::New(env, static_cast<double>(failed)), Napi::Number::New(env, status)};
+      Emit("onwrite", 2, args);
+      if (fd_ < 0) return;
+    }
+    UpdateWriteWatcher();
+    if (queue_.empty() && shutdown_pending_) FinishShutdown();
+    UpdateActive();
+  }
+
+  // shutdown(): 0 done, 1 pending until the queue drains (onshutdown follows), -errno failed.
+  Napi::Value Shutdown(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    if (fd_ < 0) return Status(env, -EBADF);
+    if (!queue_.empty() || connecting_) {
+      shutdown_pending_ = true;
+      UpdateActive();
+      return Status(env, 1);
+    }
+    return Status(env, ::shutdown(fd_, SHUT_WR) == 0 ? 0 : -errno);
+  }
+
+  void FinishShutdown() {
+    shutdown_pending_ = false;
+    int status = ::shutdown(fd_, SHUT_WR) == 0 ? 0 : -errno;
+    UpdateActive();
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    napi_value arg = Napi::Number::New(env, status);
+    Emit("onshutdown", 1, &arg);
+  }
+
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    CloseFd();
+    reading_ = connecting_ = shutdown_pending_ = false;
+    queue_.clear();
+    queued_bytes_ = 0;
+    UpdateActive();
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetNoDelay(const Napi::CallbackInfo& info) {
+    int on = info[0].ToBoolean() ? 1 : 0;
+    if (fd_ >= 0) setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+    return info.Env().Undefined();
+  }
+
+  Napi::Value SetKeepAlive(const Napi::CallbackInfo& info) {
+    int on = info[0].ToBoolean() ? 1 : 0;
+    int delay = info.Length() > 1 ? info[1].As<Napi::Number>().Int32Value() : 0;
+    if (fd_ >= 0) {
+      setsockopt(fd_, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+#ifdef TCP_KEEPIDLE
+      if (on && delay > 0) setsockopt(fd_, IPPROTO_TCP, TCP_KEEPIDLE, &delay, sizeof(delay));
+#elif defined(TCP_KEEPALIVE)
+      if (on && delay > 0) setsockopt(fd_, IPPROTO_TCP, TCP_KEEPALIVE, &delay, sizeof(delay));
+#endif
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value LocalAddress(const Napi::CallbackInfo& info) { return SockName(info.Env(), fd_); }
+  Napi::Value RemoteAddress(const Napi::CallbackInfo& info) { return PeerName(info.Env(), fd_); }
+  Napi::Value Queued(const Napi::CallbackInfo& info) {
+    return Napi::Number::New(info.Env(), static_cast<double>(queued_bytes_));
+  }
+
+  static void Readable(struct ev_loop*, ev_io* w, int) {
+    Stream* self = static_cast<Stream*>(w->data);
+    if (self->loop_->terminating()) return;
+    Napi::HandleScope scope(self->Env());
+    napi_value keep = self->Value();
+    (void)keep;
+    self->DoRead();
+  }
+
+  static void Writable(struct ev_loop*, ev_io* w, int) {
+    Stream* self = static_cast<Stream*>(w->data);
+    if (self->loop_->terminating()) return;
+    Napi::HandleScope scope(self->Env());
+    napi_value keep = self->Value();
+    (void)keep;
+    if (self->connecting_) {
+      self->FinishConnect();
+      return;
+    }
+    self->Flush();
+  }
+
+  struct Req {
+    std::vector<char> data;
+    size_t off;
+  };
+
+  int fd_ = -1;
+  ev_io rio_;
+  ev_io wio_;
+  bool reading_ = false;
+  bool read_done_ = false;
+  bool connecting_ = false;
+  bool shutdown_pending_ = false;
+  std::deque<Req> queue_;
+  size_t queued_bytes_ = 0;
+};
+
+void InitStream(Napi::Env env, Napi::Object exports) { exports.Set("Stream", Stream::Define(env)); }
+
+}  // namespace hublibev

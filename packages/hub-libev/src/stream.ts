@@ -1,0 +1,179 @@
+import { canceledError, hubClosedError, type SocketAddress, type Stream } from '@greenhub/core';
+import { statusError } from './internal/errors.js';
+import { type Owner, Tracked } from './internal/owner.js';
+import type { NativeStream } from './load-addon.js';
+
+type Done = (err: Error | null) => void;
+
+const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', port: 0, family: 'IPv4' }) as SocketAddress;
+
+/**
+ * A connected TCP or unix stream whose reads and writes are done natively on
+ * libev readiness. Write callbacks are kept here, in order; native code only
+ * reports how many queued writes completed.
+ */
+export class LibevStream extends Tracked implements Stream {
+  readonly #native: NativeStream;
+  #onRead: ((chunk: Uint8Array | null, err?: Error) => void) | undefined;
+  #reading = false;
+  #ended = false;
+  #closed = false;
+  /** Callbacks of writes the kernel has not taken yet, oldest first. */
+  #writes: (Done | undefined)[] = [];
+  #shutdowns: (Done | undefined)[] = [];
+  #shutdownPending = false;
+  #local: SocketAddress | undefined;
+  #remote: SocketAddress | undefined;
+
+  constructor(owner: Owner, native: NativeStream) {
+    super(owner, true, true);
+    this.#native = native;
+    native.onread = (chunk, status) => this.#read(chunk, status);
+    native.onwrite = (count, status) => this.#written(count, status);
+    native.onshutdown = (status) => this.#shutdownDone(status);
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  get writeQueueSize(): number {
+    return this.#closed ? 0 : this.#native.queued;
+  }
+
+  get localAddress(): SocketAddress {
+    if (!this.#local && !this.#closed) this.#local = this.#native.localAddress();
+    return this.#local ?? NO_ADDRESS;
+  }
+
+  get remoteAddress(): SocketAddress {
+    if (!this.#remote && !this.#closed) this.#remote = this.#native.remoteAddress();
+    return this.#remote ?? NO_ADDRESS;
+  }
+
+  readStart(onRead: (chunk: Uint8Array | null, err?: Error) => void): void {
+    if (this.#closed) throw hubClosedError(this.toString());
+    this.#onRead = onRead;
+    if (this.#ended || this.#reading) return;
+    this.#reading = true;
+    this.#native.readStart();
+    this.#sync();
+  }
+
+  readStop(): void {
+    if (!this.#reading) return;
+    this.#reading = false;
+    this.#native.readStop();
+    this.#sync();
+  }
+
+  write(data: Uint8Array | readonly Uint8Array[], cb?: Done): void {
+    if (this.#closed) throw hubClosedError(this.toString());
+    const status = this.#native.write(data);
+    if (status === 1) {
+      this.#writes.push(cb);
+      this.#sync();
+    } else {
+      this.#complete(cb, status === 0 ? null : statusError(status, 'write'), 'write callback');
+    }
+  }
+
+  shutdown(cb?: Done): void {
+    if (this.#closed) throw hubClosedError(this.toString());
+    if (this.#shutdownPending) {
+      this.#shutdowns.push(cb);
+      return;
+    }
+    const status = this.#native.shutdown();
+    if (status === 1) {
+      this.#shutdownPending = true;
+      this.#shutdowns.push(cb);
+      this.#sync();
+    } else {
+      this.#complete(cb, status === 0 ? null : statusError(status, 'shutdown'), 'shutdown callback');
+    }
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.localAddress;
+    this.remoteAddress;
+    this.#closed = true;
+    this.#reading = false;
+    this.#onRead = undefined;
+    this.#native.close();
+    const writes = this.#writes;
+    const shutdowns = this.#shutdowns;
+    this.#writes = [];
+    this.#shutdowns = [];
+    this.#shutdownPending = false;
+    for (const cb of writes) this.#complete(cb, canceledError('write'), 'write callback');
+    for (const cb of shutdowns) this.#complete(cb, canceledError('shutdown'), 'shutdown callback');
+    this.markClosed();
+  }
+
+  setNoDelay(on: boolean): void {
+    if (!this.#closed) this.#native.setNoDelay(on);
+  }
+
+  setKeepAlive(on: boolean, delayMs = 0): void {
+    if (!this.#closed)
+      this.#native.setKeepAlive(on, delayMs > 0 ? Math.max(1, Math.floor(delayMs / 1000)) : 0);
+  }
+
+  ref(): void {
+    this.#native.ref();
+    this.setReferenced(true);
+  }
+
+  unref(): void {
+    this.#native.unref();
+    this.setReferenced(false);
+  }
+
+  override toString(): string {
+    const r = this.remoteAddress;
+    return r.family === 'unix'
+      ? `stream(${r.address || this.localAddress.address})`
+      : `stream(${r.address}:${r.port})`;
+  }
+
+  #sync(): void {
+    this.setActive(!this.#closed && (this.#reading || this.#writes.length > 0 || this.#shutdownPending));
+  }
+
+  #complete(cb: Done | undefined, err: Error | null, context: string): void {
+    if (cb) this.owner.complete(() => cb(err), context);
+  }
+
+  #read(chunk: Buffer | null, status?: number): void {
+    const onRead = this.#onRead;
+    if (chunk !== null) {
+      if (onRead) this.invoke('read callback', onRead, chunk);
+      return;
+    }
+    this.#ended = true;
+    this.#reading = false;
+    this.#sync();
+    if (!onRead) return;
+    if (status !== undefined && status < 0)
+      this.invoke('read callback', onRead, null, statusError(status, 'read'));
+    else this.invoke('read callback', onRead, null);
+  }
+
+  #written(count: number, status: number): void {
+    const done = this.#writes.splice(0, count);
+    this.#sync();
+    const err = status < 0 ? statusError(status, 'write') : null;
+    for (const cb of done) if (cb) this.invoke('write callback', cb, err);
+  }
+
+  #shutdownDone(status: number): void {
+    this.#shutdownPending = false;
+    const done = this.#shutdowns;
+    this.#shutdowns = [];
+    this.#sync();
+    const err = status < 0 ? statusError(status, 'shutdown') : null;
+    for (const cb of done) if (cb) this.invoke('shutdown callback', cb, err);
+  }
+}
