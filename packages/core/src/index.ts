@@ -1,4 +1,4 @@
-export { GreenletExit, LoopExit } from './errors.js';
+export { codedError, GreenletExit, LoopExit } from './errors.js';
 export type { Waitable } from './greenlet.js';
 export { Greenlet, getcurrent, spawn, spawnLater } from './greenlet.js';
 export type {

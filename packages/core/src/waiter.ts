@@ -33,6 +33,12 @@ const SETTLED = 2;
  * A value or error given before `get()` is kept and returned at once
  * (gevent's semantics). Each Waiter is used for one wait.
  *
+ * Every way a wait ends goes through `switch()` or `throw()` — a timeout
+ * (`switch(timeoutValue)` or `throw(Timeout)`), an abort (`throw(reason)`), a
+ * kill or a firing `Timeout` aimed at the greenlet (`throw(error)`) — so a
+ * subclass that overrides them sees every ending, e.g. to leave a waiter list
+ * at once.
+ *
  * @example
  * const w = new Waiter<string>('reply');
  * replies.set(id, w);
