@@ -1,6 +1,5 @@
-import { afterAll, afterEach, beforeEach, expect, it } from 'vitest';
+import { afterAll, expect, it } from 'vitest';
 import {
-  configure,
   type Greenlet,
   GreenletExit,
   getHub,
@@ -15,7 +14,7 @@ import {
   Waiter,
   wait,
 } from '../src/index.js';
-import { describeEachHub } from '../src/testing/index.js';
+import { captureReportedErrors, describeEachHub } from '../src/testing/index.js';
 import { CORE_URL, describeEachChildHub, runScript, scratchDir } from './helpers/child.js';
 
 /** A greenlet that finishes (or fails) when the test says so. */
@@ -86,14 +85,7 @@ class Flag implements Waitable {
 }
 
 describeEachHub('joinall, killall, wait and iwait', () => {
-  const reported: unknown[] = [];
-  beforeEach(() => {
-    reported.length = 0;
-    configure({ onError: (error) => reported.push(error) });
-  });
-  afterEach(() => {
-    configure({ onError: undefined });
-  });
+  const reported = captureReportedErrors();
 
   it('joinall returns the greenlets in the order they ended', async () => {
     const [a, b, c] = [gated('a'), gated('b'), gated('c')];

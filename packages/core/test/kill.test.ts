@@ -1,17 +1,7 @@
 import { setTimeout as hostSleep } from 'node:timers/promises';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import {
-  configure,
-  Greenlet,
-  GreenletExit,
-  getcurrent,
-  idle,
-  sleep,
-  spawn,
-  spawnLater,
-  Waiter,
-} from '../src/index.js';
-import { describeEachHub } from '../src/testing/index.js';
+import { expect, it } from 'vitest';
+import { Greenlet, GreenletExit, getcurrent, idle, sleep, spawn, spawnLater, Waiter } from '../src/index.js';
+import { captureReportedErrors, describeEachHub } from '../src/testing/index.js';
 
 class Shutdown extends Error {
   override name = 'Shutdown';
@@ -32,14 +22,7 @@ function spawnCatching(wait: () => Promise<unknown>): { g: Greenlet<unknown>; ca
 }
 
 describeEachHub('kill', () => {
-  const reported: unknown[] = [];
-  beforeEach(() => {
-    reported.length = 0;
-    configure({ onError: (error) => reported.push(error) });
-  });
-  afterEach(() => {
-    configure({ onError: undefined });
-  });
+  const reported = captureReportedErrors();
 
   it('kill() throws GreenletExit into a greenlet blocked in sleep()', async () => {
     const { g, caught } = spawnCatching(() => sleep(60_000));

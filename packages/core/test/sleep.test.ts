@@ -1,17 +1,10 @@
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import { configure, type Greenlet, getcurrent, getHub, idle, sleep, spawn, Waiter } from '../src/index.js';
-import { describeEachHub } from '../src/testing/index.js';
+import { expect, it } from 'vitest';
+import { type Greenlet, getcurrent, getHub, idle, sleep, spawn, Waiter } from '../src/index.js';
+import { captureReportedErrors, describeEachHub } from '../src/testing/index.js';
 
 describeEachHub('sleep and idle', () => {
   // Greenlets failing on purpose report to this list instead of stderr.
-  const reported: unknown[] = [];
-  beforeEach(() => {
-    reported.length = 0;
-    configure({ onError: (error) => reported.push(error) });
-  });
-  afterEach(() => {
-    configure({ onError: undefined });
-  });
+  const reported = captureReportedErrors();
 
   it('sleep(ms) never returns early', async () => {
     for (const ms of [1, 5, 15, 30]) {

@@ -1,17 +1,7 @@
 import { getEventListeners } from 'node:events';
-import { afterEach, beforeEach, expect, it } from 'vitest';
-import {
-  configure,
-  getcurrent,
-  getHub,
-  idle,
-  sleep,
-  spawn,
-  Timeout,
-  Waiter,
-  withTimeout,
-} from '../src/index.js';
-import { describeEachHub } from '../src/testing/index.js';
+import { expect, it } from 'vitest';
+import { getcurrent, getHub, idle, sleep, spawn, Timeout, Waiter, withTimeout } from '../src/index.js';
+import { captureReportedErrors, describeEachHub } from '../src/testing/index.js';
 
 class TooSlow extends Error {
   override name = 'TooSlow';
@@ -24,14 +14,7 @@ function fired(t: Timeout): Promise<void> {
 
 describeEachHub('Timeout', () => {
   // Greenlets failing on purpose report to this list instead of stderr.
-  const reported: unknown[] = [];
-  beforeEach(() => {
-    reported.length = 0;
-    configure({ onError: (error) => reported.push(error) });
-  });
-  afterEach(() => {
-    configure({ onError: undefined });
-  });
+  const reported = captureReportedErrors();
 
   it('a Timeout is not started on construction', async () => {
     const t = new Timeout(5);

@@ -6,15 +6,13 @@
 // GREENHUB_SYNC_DIST=/path/to/module.js loads Queue and Pool from there instead of
 // '@greenhub/sync' (to measure a build that is not the package's dist yet).
 //
-// Each workload runs in a fresh child process per contender (the baselines never
-// load greenhub, so AsyncLocalStorage cannot slow them), three times; the median
-// is reported with min-max, and the ratio greenhub / baseline is what counts.
+// bench/lib/promise-baseline.mjs at the root runs each workload in a fresh
+// process per contender and prints the ratios.
 // For reference, gevent's Queue does a hand-off in ~2.1 us on the machine this was written on.
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 
-const here = fileURLToPath(import.meta.url);
-const quick = process.argv.includes('--quick');
+import { pathToFileURL } from 'node:url';
+import { promiseSlot, quick, runPromiseComparison } from '../../../bench/lib/promise-baseline.mjs';
+
 const scale = quick ? 0.1 : 1;
 const N = {
   handoff: Math.round(1_000_000 * scale),
@@ -22,34 +20,6 @@ const N = {
   poolMap: Math.round(100_000 * scale),
 };
 const POOL_SIZE = 100;
-
-// ---- workloads, run inside a child: node run.mjs --child <contender> <workload> ----------------------
-
-async function childMain(contender, workload) {
-  const isBaseline = contender.startsWith('baseline');
-  if (contender === 'baseline-als') {
-    // Node 20's AsyncLocalStorage (which greenlets need for getcurrent()) installs promise
-    // hooks that tax every promise in the process: this baseline pays that tax too.
-    const { AsyncLocalStorage } = await import('node:async_hooks');
-    new AsyncLocalStorage().run(1, () => {});
-  }
-  let env;
-  if (!isBaseline) {
-    const core = await import('@greenhub/core');
-    const dist = process.env.GREENHUB_SYNC_DIST;
-    const sync = await import(dist ? pathToFileURL(dist).href : '@greenhub/sync');
-    core.configure({ hub: contender });
-    core.getHub();
-    env = { ...core, Queue: sync.Queue, Pool: sync.Pool };
-  }
-  const fn = WORKLOADS[workload][isBaseline ? 'baseline' : 'greenhub'];
-  await fn(env); // warm-up: let the JIT settle before the measured run
-  const start = performance.now();
-  await fn(env);
-  const ms = performance.now() - start;
-  process.stdout.write(JSON.stringify({ ms, hub: env?.getHub().name }));
-  env?.resetHub();
-}
 
 const WORKLOADS = {
   handoff: {
@@ -143,119 +113,14 @@ const WORKLOADS = {
   },
 };
 
-function promiseSlot() {
-  let resolve;
-  let value;
-  let full = false;
-  return {
-    put(v) {
-      if (resolve) {
-        const r = resolve;
-        resolve = undefined;
-        r(v);
-      } else {
-        value = v;
-        full = true;
-      }
-    },
-    take() {
-      if (full) {
-        full = false;
-        return Promise.resolve(value);
-      }
-      return new Promise((r) => {
-        resolve = r;
-      });
-    },
-  };
-}
-
-// ---- the parent: run every contender, print medians and ratios ----------------------------------------
-
-function measure(contender, workload) {
-  const out = execFileSync(
-    process.execPath,
-    [here, '--child', contender, workload, ...(quick ? ['--quick'] : [])],
-    {
-      encoding: 'utf8',
-      timeout: 300_000,
-      env: { ...process.env, GREENHUB_HUB: contender.startsWith('baseline') ? '' : contender },
-    },
-  );
-  return JSON.parse(out).ms;
-}
-
-function availableHubNames() {
-  const out = execFileSync(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      "import('@greenhub/core').then(c => process.stdout.write(JSON.stringify(c.availableHubs())))",
-    ],
-    { encoding: 'utf8', cwd: fileURLToPath(new URL('..', import.meta.url)) },
-  );
-  const hubs = JSON.parse(out);
-  for (const h of hubs) if (!h.available) console.log(`(hub ${h.name} skipped: ${h.reason.split('\n')[0]})`);
-  return hubs.filter((h) => h.available).map((h) => h.name);
-}
-
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-}
-
-async function parentMain() {
-  const hubs = availableHubNames();
-  const repeats = quick ? 1 : 3;
-  const rows = [];
-  for (const [workload, spec] of Object.entries(WORKLOADS)) {
-    const base = [];
-    for (let r = 0; r < repeats; r++) base.push(measure('baseline', workload));
-    const baseMs = median(base);
-    const row = (contender, runs) => {
-      const ms = median(runs);
-      return {
-        workload: spec.label,
-        contender,
-        ms,
-        min: Math.min(...runs),
-        max: Math.max(...runs),
-        ratio: ms / baseMs,
-        perOp: (ms * 1000) / spec.unit,
-      };
-    };
-    rows.push(row('plain promises', base));
-    const als = [];
-    for (let r = 0; r < repeats; r++) als.push(measure('baseline-als', workload));
-    rows.push(row('promises+ALS', als));
-    for (const hub of hubs) {
-      const runs = [];
-      for (let r = 0; r < repeats; r++) runs.push(measure(hub, workload));
-      const greenhub = row(`hub-${hub}`, runs);
-      greenhub.alsRatio = greenhub.ms / median(als);
-      rows.push(greenhub);
-    }
-  }
-  console.log(
-    `\nsync benchmarks (node ${process.version}, median of ${repeats}, each in a fresh process; lower is better)`,
-  );
-  console.log(
-    'ratio = time / plain promises; vs ALS = time / plain promises with an AsyncLocalStorage active',
-  );
-  console.log('(gevent reference: ~2.1 us per Queue hand-off on the machine this bench was written on)\n');
-  console.log(
-    `${'workload'.padEnd(30)}${'contender'.padEnd(17)}${'median ms'.padStart(10)}${'min-max'.padStart(12)}${'us/op'.padStart(9)}${'ratio'.padStart(8)}${'vs ALS'.padStart(8)}`,
-  );
-  for (const r of rows) {
-    console.log(
-      `${r.workload.padEnd(30)}${r.contender.padEnd(17)}${r.ms.toFixed(1).padStart(10)}${`${r.min.toFixed(0)}-${r.max.toFixed(0)}`.padStart(12)}${r.perOp.toFixed(3).padStart(9)}${`${r.ratio.toFixed(2)}x`.padStart(8)}${(r.alsRatio ? `${r.alsRatio.toFixed(2)}x` : '').padStart(8)}`,
-    );
-  }
-}
-
-if (process.argv[2] === '--child') {
-  await childMain(process.argv[3], process.argv[4]);
-} else {
-  await parentMain();
-}
+await runPromiseComparison({
+  file: import.meta.url,
+  title: 'sync benchmarks',
+  notes: ['(gevent reference: ~2.1 us per Queue hand-off on the machine this bench was written on)'],
+  workloads: WORKLOADS,
+  loadGreenhub: async () => {
+    const dist = process.env.GREENHUB_SYNC_DIST;
+    const sync = await import(dist ? pathToFileURL(dist).href : '@greenhub/sync');
+    return { Queue: sync.Queue, Pool: sync.Pool };
+  },
+});

@@ -1,6 +1,6 @@
-import { configure, formatRunInfo, GreenletExit, idle, iwait, spawn, Timeout, wait } from '@greenhub/core';
-import { describeEachHub } from '@greenhub/core/testing';
-import { afterEach, beforeEach, expect, it } from 'vitest';
+import { formatRunInfo, GreenletExit, idle, iwait, spawn, Timeout, wait } from '@greenhub/core';
+import { captureReportedErrors, describeEachHub } from '@greenhub/core/testing';
+import { expect, it } from 'vitest';
 import { Event } from '../src/event.js';
 
 /** Run `fn` in a greenlet that returns what it threw instead of failing. */
@@ -15,14 +15,7 @@ function spawnCatching<T>(fn: () => Promise<T>) {
 }
 
 describeEachHub('Event', () => {
-  const reported: unknown[] = [];
-  beforeEach(() => {
-    reported.length = 0;
-    configure({ onError: (error) => reported.push(error) });
-  });
-  afterEach(() => {
-    configure({ onError: undefined });
-  });
+  const reported = captureReportedErrors();
 
   it('a new Event is not set; set() sets it and clear() resets it', () => {
     const event = new Event();

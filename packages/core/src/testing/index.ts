@@ -3,7 +3,7 @@
  * check that every test ends clean. Import from `@greenhub/core/testing`
  * inside vitest test files only.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { liveGreenlets } from '../greenlet.js';
 import { killall } from '../joinall.js';
 import {
@@ -116,4 +116,25 @@ export async function expectClean(): Promise<void> {
     active: 0,
     open: 0,
   });
+}
+
+/**
+ * Route the errors greenhub reports (uncaught greenlet errors, throwing
+ * callbacks) into an array for the tests of the enclosing suite, emptied
+ * before each test; the default handler comes back after each.
+ *
+ * @example
+ * const reported = captureReportedErrors();
+ * it('reports the failure', async () => { ...; expect(reported).toEqual([boom]); });
+ */
+export function captureReportedErrors(): unknown[] {
+  const reported: unknown[] = [];
+  beforeEach(() => {
+    reported.length = 0;
+    configure({ onError: (error) => reported.push(error) });
+  });
+  afterEach(() => {
+    configure({ onError: undefined });
+  });
+  return reported;
 }

@@ -1,0 +1,165 @@
+// The harness behind the "greenhub against plain promises" benchmarks of core
+// and sync. A benchmark file describes its workloads and calls
+// runPromiseComparison(); this module runs each workload in a fresh child
+// process per contender (the baselines never load greenhub, so
+// AsyncLocalStorage cannot slow them), repeats it, and prints medians with
+// min-max and the ratios that count:
+//   ratio  = time / plain promises
+//   vs ALS = time / plain promises with an AsyncLocalStorage active (Node 20's
+//            AsyncLocalStorage, which greenlets need for getcurrent(), installs
+//            promise hooks that tax every promise in the process)
+//
+// Workloads: { [key]: { label, unit, baseline(), greenhub(env) } } where env is
+// core's exports plus whatever loadGreenhub() adds.
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** True when the bench was started with --quick (a short smoke run). */
+export const quick = process.argv.includes('--quick');
+
+/**
+ * Run the benchmark: the parent measures every contender, a child (started by
+ * the parent with --child) runs one workload once warmed up.
+ *
+ * @param opts.file the benchmark file's import.meta.url
+ * @param opts.title first words of the table's heading
+ * @param opts.notes extra lines printed under the heading
+ * @param opts.workloads see above
+ * @param opts.loadGreenhub async (core) => env for greenhub workloads (default: core itself)
+ */
+export async function runPromiseComparison({ file, title, notes = [], workloads, loadGreenhub }) {
+  if (process.argv[2] === '--child') {
+    await childMain(workloads, loadGreenhub, process.argv[3], process.argv[4]);
+  } else {
+    parentMain(fileURLToPath(file), title, notes, workloads);
+  }
+}
+
+async function childMain(workloads, loadGreenhub, contender, workload) {
+  const isBaseline = contender.startsWith('baseline');
+  if (contender === 'baseline-als') {
+    const { AsyncLocalStorage } = await import('node:async_hooks');
+    new AsyncLocalStorage().run(1, () => {});
+  }
+  let env;
+  if (!isBaseline) {
+    const core = await import('@greenhub/core');
+    core.configure({ hub: contender });
+    core.getHub();
+    env = loadGreenhub ? { ...core, ...(await loadGreenhub(core)) } : core;
+  }
+  const fn = workloads[workload][isBaseline ? 'baseline' : 'greenhub'];
+  await fn(env); // warm-up: let the JIT settle before the measured run
+  const start = performance.now();
+  await fn(env);
+  const ms = performance.now() - start;
+  process.stdout.write(JSON.stringify({ ms }));
+  env?.resetHub();
+}
+
+function measure(benchFile, contender, workload) {
+  const out = execFileSync(
+    process.execPath,
+    [benchFile, '--child', contender, workload, ...(quick ? ['--quick'] : [])],
+    {
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, GREENHUB_HUB: contender.startsWith('baseline') ? '' : contender },
+    },
+  );
+  return JSON.parse(out).ms;
+}
+
+function availableHubNames(benchFile) {
+  const out = execFileSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "import('@greenhub/core').then(c => process.stdout.write(JSON.stringify(c.availableHubs())))",
+    ],
+    { encoding: 'utf8', cwd: fileURLToPath(new URL('.', `file://${benchFile}`)) },
+  );
+  const hubs = JSON.parse(out);
+  for (const h of hubs) if (!h.available) console.log(`(hub ${h.name} skipped: ${h.reason.split('\n')[0]})`);
+  return hubs.filter((h) => h.available).map((h) => h.name);
+}
+
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+function parentMain(benchFile, title, notes, workloads) {
+  const hubs = availableHubNames(benchFile);
+  const repeats = quick ? 1 : 3;
+  const rows = [];
+  for (const [workload, spec] of Object.entries(workloads)) {
+    const repeat = (contender) =>
+      Array.from({ length: repeats }, () => measure(benchFile, contender, workload));
+    const base = repeat('baseline');
+    const row = (contender, runs) => {
+      const ms = median(runs);
+      return {
+        workload: spec.label,
+        contender,
+        ms,
+        min: Math.min(...runs),
+        max: Math.max(...runs),
+        ratio: ms / median(base),
+        perOp: (ms * 1000) / spec.unit,
+      };
+    };
+    rows.push(row('plain promises', base));
+    const als = repeat('baseline-als');
+    rows.push(row('promises+ALS', als));
+    for (const hub of hubs) {
+      const greenhub = row(`hub-${hub}`, repeat(hub));
+      greenhub.alsRatio = greenhub.ms / median(als);
+      rows.push(greenhub);
+    }
+  }
+  console.log(
+    `\n${title} (node ${process.version}, median of ${repeats}, each in a fresh process; lower is better)`,
+  );
+  console.log(
+    'ratio = time / plain promises; vs ALS = time / plain promises with an AsyncLocalStorage active',
+  );
+  for (const note of notes) console.log(note);
+  console.log(
+    `\n${'workload'.padEnd(30)}${'contender'.padEnd(17)}${'median ms'.padStart(10)}${'min-max'.padStart(12)}${'us/op'.padStart(9)}${'ratio'.padStart(8)}${'vs ALS'.padStart(8)}`,
+  );
+  for (const r of rows) {
+    console.log(
+      `${r.workload.padEnd(30)}${r.contender.padEnd(17)}${r.ms.toFixed(1).padStart(10)}${`${r.min.toFixed(0)}-${r.max.toFixed(0)}`.padStart(12)}${r.perOp.toFixed(3).padStart(9)}${`${r.ratio.toFixed(2)}x`.padStart(8)}${(r.alsRatio ? `${r.alsRatio.toFixed(2)}x` : '').padStart(8)}`,
+    );
+  }
+}
+
+/** A one-value channel on plain promises: the baseline for hand-off workloads. */
+export function promiseSlot() {
+  let resolve;
+  let value;
+  let full = false;
+  return {
+    put(v) {
+      if (resolve) {
+        const r = resolve;
+        resolve = undefined;
+        r(v);
+      } else {
+        value = v;
+        full = true;
+      }
+    },
+    take() {
+      if (full) {
+        full = false;
+        return Promise.resolve(value);
+      }
+      return new Promise((r) => {
+        resolve = r;
+      });
+    },
+  };
+}
