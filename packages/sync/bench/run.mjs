@@ -17,6 +17,7 @@ const scale = quick ? 0.1 : 1;
 const N = {
   handoff: Math.round(1_000_000 * scale),
   poolSpawn: Math.round(100_000 * scale),
+  semaphore: Math.round(1_000_000 * scale),
   poolMap: Math.round(100_000 * scale),
 };
 const POOL_SIZE = 100;
@@ -60,6 +61,28 @@ const WORKLOADS = {
         }
       });
       await joinall([a, b], { raiseError: true });
+    },
+  },
+  semaphore: {
+    label: `uncontended Semaphore ${N.semaphore / 1000}k`,
+    unit: N.semaphore,
+    // Uncontended: the baseline is the cheapest async mutex, a flag and an awaited resolved promise.
+    baseline: async () => {
+      let held = false;
+      const acquire = async () => {
+        held = true;
+      };
+      for (let i = 0; i < N.semaphore; i++) {
+        await acquire();
+        held = !held;
+      }
+    },
+    greenhub: async ({ Semaphore }) => {
+      const sem = new Semaphore(1);
+      for (let i = 0; i < N.semaphore; i++) {
+        await sem.acquire();
+        sem.release();
+      }
     },
   },
   poolSpawn: {
@@ -121,6 +144,6 @@ await runPromiseComparison({
   loadGreenhub: async () => {
     const dist = process.env.GREENHUB_SYNC_DIST;
     const sync = await import(dist ? pathToFileURL(dist).href : '@greenhub/sync');
-    return { Queue: sync.Queue, Pool: sync.Pool };
+    return { Queue: sync.Queue, Pool: sync.Pool, Semaphore: sync.Semaphore };
   },
 });
