@@ -22,6 +22,8 @@ interface NativeWatcher {
 export interface NativeTimer extends NativeWatcher {
   start(afterMs: number, repeatMs: number): void;
   stop(): void;
+  /** Unique in this environment, never 0: names the timer in the shared slots. */
+  readonly id: number;
   ontimeout?: () => void;
 }
 
@@ -91,6 +93,8 @@ export interface Addon {
   idleTime(): number;
   counts(): { active: number; referenced: number };
   setNaive(on: boolean): void;
+  /** Lends the timer layer's shared slots (a Float64Array of 4) to native code; see timer.ts. */
+  shareTimerSlots(slots: Float64Array): void;
   Timer: new () => NativeTimer;
   Idle: new () => NativeIdle;
   Stream: new (fd?: number) => NativeStream;

@@ -7,7 +7,11 @@ const FIRE = Symbol('fire');
 
 /** A native ev_timer lent to one active LibevTimer at a time. */
 interface PooledTimer extends NativeTimer {
+  /** Its native `id`, read once. */
+  timerId: number;
   owner: LibevTimer | undefined;
+  /** Mirrors the native ref state, so that lending it out costs no native call when unchanged. */
+  referenced: boolean;
 }
 
 /**
@@ -18,15 +22,41 @@ interface PooledTimer extends NativeTimer {
 const pool: PooledTimer[] = [];
 const POOL_MAX = 16_384;
 
+/**
+ * Slots shared with native code, so that a timer re-armed from its own
+ * callback (a timer(0) chain) costs no JS->C++ call: `FIRING`
+ * holds the id of the native timer whose callback runs (0 when none), and
+ * native code re-arms that timer with `REARM_AFTER`/`REARM_REPEAT` after the
+ * callback and its microtasks if `REARM` is 1 by then.
+ */
+const FIRING = 0;
+const REARM = 1;
+const REARM_AFTER = 2;
+const REARM_REPEAT = 3;
+const slots = new Float64Array(new ArrayBuffer(4 * Float64Array.BYTES_PER_ELEMENT));
+addon.shareTimerSlots(slots);
+
 (addon.Timer.prototype as PooledTimer).ontimeout = function (this: PooledTimer): void {
   this.owner?.[FIRE]();
 };
 
+function isFiring(native: PooledTimer): boolean {
+  return slots[FIRING] === native.timerId;
+}
+
 function acquire(owner: LibevTimer, referenced: boolean): PooledTimer {
-  const native = pool.pop() ?? (new addon.Timer() as PooledTimer);
+  let native = pool.pop();
+  if (!native) {
+    native = new addon.Timer() as PooledTimer;
+    native.referenced = true;
+    native.timerId = native.id;
+  }
   native.owner = owner;
-  if (referenced) native.ref();
-  else native.unref();
+  if (native.referenced !== referenced) {
+    native.referenced = referenced;
+    if (referenced) native.ref();
+    else native.unref();
+  }
   return native;
 }
 
@@ -39,7 +69,6 @@ function release(native: PooledTimer): void {
 export class LibevTimer extends Tracked implements Timer {
   readonly #after: number;
   readonly #repeat: number;
-  readonly #name: string;
   #native: PooledTimer | undefined;
   #cb: (() => void) | undefined;
   #closed = false;
@@ -48,8 +77,6 @@ export class LibevTimer extends Tracked implements Timer {
     super(owner, true, false);
     this.#after = Math.max(0, Number(afterMs) || 0);
     this.#repeat = Math.max(0, Number(repeatMs) || 0);
-    this.#name =
-      this.#repeat > 0 ? `timer(${this.#after}ms, every ${this.#repeat}ms)` : `timer(${this.#after}ms)`;
   }
 
   start(cb: () => void): void {
@@ -69,6 +96,7 @@ export class LibevTimer extends Tracked implements Timer {
   stop(): void {
     const native = this.#native;
     if (!native) return;
+    if (isFiring(native)) slots[REARM] = 0;
     native.stop();
     this.#native = undefined;
     release(native);
@@ -84,13 +112,26 @@ export class LibevTimer extends Tracked implements Timer {
   }
 
   ref(): void {
-    this.#native?.ref();
+    const native = this.#native;
+    if (native) {
+      native.referenced = true;
+      native.ref();
+    }
     this.setReferenced(true);
   }
 
   unref(): void {
-    this.#native?.unref();
+    const native = this.#native;
+    if (native) {
+      native.referenced = false;
+      native.unref();
+    }
     this.setReferenced(false);
+  }
+
+  /** Built on demand: timers are created by the hundred thousand and rarely named. */
+  get #name(): string {
+    return this.#repeat > 0 ? `timer(${this.#after}ms, every ${this.#repeat}ms)` : `timer(${this.#after}ms)`;
   }
 
   override toString(): string {
@@ -99,7 +140,15 @@ export class LibevTimer extends Tracked implements Timer {
 
   #arm(): void {
     if (!this.#native) this.#native = acquire(this, this.referenced);
-    this.#native.start(this.#after, this.#repeat);
+    const native = this.#native;
+    if (isFiring(native)) {
+      // Native code re-arms it once the callback returns; from then, so never early.
+      slots[REARM] = 1;
+      slots[REARM_AFTER] = this.#after;
+      slots[REARM_REPEAT] = this.#repeat;
+    } else {
+      native.start(this.#after, this.#repeat);
+    }
     this.setActive(true);
   }
 
@@ -112,6 +161,11 @@ export class LibevTimer extends Tracked implements Timer {
       this.setActive(false);
     }
     const cb = this.#cb;
-    if (cb) this.invoke(this.#name, cb);
+    if (!cb) return;
+    try {
+      cb();
+    } catch (err) {
+      this.owner.report(err, this.#name);
+    }
   }
 }

@@ -25,12 +25,21 @@ describe('fds Node opened while the hub blocks are polled at once (LIBEV.md b12â
     expect(holes.b15, `b15 child stdout pipe (${JSON.stringify(holes)})`).toBeLessThan(300);
   });
 
+  // Proves each check above can fail. Naive mode stalls only while nothing else wakes libev, and on
+  // a busy machine something occasionally does, so each check gets up to three naive runs to stall.
   it('the same checks fail in naive mode, which ignores fds libuv has not registered yet', async () => {
-    const holes = await runHoles(true);
-    const slow = Object.entries(holes).filter(([, ms]) => ms > 600);
-    expect(
-      slow.map(([name]) => name),
-      `naive mode stalls until the hub timer (${JSON.stringify(holes)})`,
-    ).toEqual(['b12', 'b13', 'b14', 'b15']);
-  });
+    const stalled = new Set<string>();
+    const runs: Holes[] = [];
+    for (let attempt = 0; attempt < 3 && stalled.size < 4; attempt++) {
+      const holes = await runHoles(true);
+      runs.push(holes);
+      for (const [name, ms] of Object.entries(holes)) if (ms > 600) stalled.add(name);
+    }
+    expect([...stalled].sort(), `naive mode stalls until the hub timer (${JSON.stringify(runs)})`).toEqual([
+      'b12',
+      'b13',
+      'b14',
+      'b15',
+    ]);
+  }, 60_000);
 });

@@ -217,6 +217,35 @@ napi_value Loop::Call(napi_value recv, napi_value fn, size_t argc, const napi_va
   return nullptr;
 }
 
+napi_value Loop::Key(const char* name) {
+  napi_value key = nullptr;
+  for (int i = 0; i < nkeys_; i++) {
+    if (keys_[i].name == name) {
+      if (napi_get_reference_value(env_, keys_[i].ref, &key) == napi_ok && key != nullptr) return key;
+      break;
+    }
+  }
+  if (napi_create_string_utf8(env_, name, NAPI_AUTO_LENGTH, &key) != napi_ok) return nullptr;
+  // The pointer identifies the literal; the same text at another call site gets its own slot.
+  if (!dead_ && nkeys_ < kMaxKeys && napi_create_reference(env_, key, 1, &keys_[nkeys_].ref) == napi_ok)
+    keys_[nkeys_++].name = name;
+  return key;
+}
+
+void Loop::SetTimerSlots(napi_value typed_array) {
+  napi_typedarray_type type;
+  size_t length = 0, offset = 0;
+  void* data = nullptr;
+  napi_value buffer;
+  if (napi_get_typedarray_info(env_, typed_array, &type, &length, &data, &buffer, &offset) != napi_ok ||
+      type != napi_float64_array || length < kTimerSlots)
+    return;
+  if (timer_slots_ref_ != nullptr) napi_delete_reference(env_, timer_slots_ref_);
+  // Held strongly so the memory lives as long as this environment's loop.
+  napi_create_reference(env_, typed_array, 1, &timer_slots_ref_);
+  timer_slots_ = static_cast<double*>(data);
+}
+
 bool Loop::CanRunJs() {
   napi_value resource;
   bool has = false;
@@ -237,6 +266,11 @@ void Loop::Cleanup() {
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), HandleClosed);
   napi_async_destroy(env_, actx_);
   napi_delete_reference(env_, resource_);
+  for (int i = 0; i < nkeys_; i++) napi_delete_reference(env_, keys_[i].ref);
+  if (timer_slots_ref_ != nullptr) napi_delete_reference(env_, timer_slots_ref_);
+  timer_slots_ref_ = nullptr;
+  timer_slots_ = nullptr;
+  nkeys_ = 0;
   Release();  // the environment's reference
 }
 
@@ -266,6 +300,10 @@ Napi::Value JsCounts(const Napi::CallbackInfo& info) {
   out.Set("referenced", loop->referenced());
   return out;
 }
+Napi::Value JsShareTimerSlots(const Napi::CallbackInfo& info) {
+  Loop::From(info.Env())->SetTimerSlots(info[0]);
+  return info.Env().Undefined();
+}
 Napi::Value JsSetNaive(const Napi::CallbackInfo& info) {
   Loop::From(info.Env())->set_naive(info[0].ToBoolean());
   return info.Env().Undefined();
@@ -279,6 +317,7 @@ void InitLoopBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("idleTime", Napi::Function::New(env, JsIdleTime, "idleTime"));
   exports.Set("counts", Napi::Function::New(env, JsCounts, "counts"));
   exports.Set("setNaive", Napi::Function::New(env, JsSetNaive, "setNaive"));
+  exports.Set("shareTimerSlots", Napi::Function::New(env, JsShareTimerSlots, "shareTimerSlots"));
   const char* backend = "other";
   switch (ev_backend(Loop::From(env)->ev())) {
     case EVBACKEND_EPOLL: backend = "epoll"; break;

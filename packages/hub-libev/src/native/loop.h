@@ -39,6 +39,24 @@ class Loop {
   // microtasks drain afterwards); a thrown exception becomes uncaughtException.
   napi_value Call(napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
 
+  // The property key `name` (a string literal) as a JS string made once per
+  // environment: creating it from UTF-8 on every callback costs an allocation
+  // and a hash, and callbacks look up their JS function by name.
+  napi_value Key(const char* name);
+
+  // Slots shared with the JS timer layer (a Float64Array, see timer.ts): while
+  // a timer's callback runs (kFiring holds its id), JS asks for that timer to
+  // be re-armed by writing here instead of calling into native code, which
+  // costs a JS->C++ crossing.
+  enum TimerSlot { kFiring = 0, kRearm = 1, kRearmAfter = 2, kRearmRepeat = 3, kTimerSlots = 4 };
+  double* timer_slots() const { return timer_slots_; }
+  void SetTimerSlots(napi_value typed_array);
+  // The timer whose callback runs, while it runs (timer.cc).
+  void* firing_timer() const { return firing_timer_; }
+  void set_firing_timer(void* timer) { firing_timer_ = timer; }
+  // Timer ids name the firing timer in the kFiring slot (never 0).
+  double NextTimerId() { return ++last_timer_id_; }
+
   // Before starting a timer: libev's cached time may be stale.
   void FreshenEvTime() { ev_now_update(ev_); }
 
@@ -84,6 +102,17 @@ class Loop {
   bool terminating_ = false;
   bool uv_woke_ = false;
   int spare_fd_ = -1;
+  double* timer_slots_ = nullptr;
+  double last_timer_id_ = 0;
+  void* firing_timer_ = nullptr;
+  napi_ref timer_slots_ref_ = nullptr;
+  struct CachedKey {
+    const char* name;
+    napi_ref ref;
+  };
+  static constexpr int kMaxKeys = 32;
+  CachedKey keys_[kMaxKeys] = {};
+  int nkeys_ = 0;
   uint64_t idle_ns_ = 0;
   uint64_t release_at_ = 0;
   double now_ms_ = 0;

@@ -132,8 +132,7 @@ Napi::Value PeerName(Napi::Env env, int fd) {
   return AddressToJs(env, reinterpret_cast<sockaddr*>(&addr), len);
 }
 
-bool ViewBytes(Napi::Value value, const char** data, size_t* length) {
-  napi_env env = value.Env();
+bool ViewBytes(napi_env env, napi_value value, const char** data, size_t* length) {
   bool is_view = false;
   napi_is_typedarray(env, value, &is_view);
   if (is_view) {

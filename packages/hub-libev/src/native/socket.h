@@ -29,6 +29,9 @@ Napi::Value PeerName(Napi::Env env, int fd);
 // A JS number: 0 for success, -errno for a failure (JS turns it into Node's code string).
 inline Napi::Value Status(Napi::Env env, int status) { return Napi::Number::New(env, status); }
 // The bytes of a Buffer / Uint8Array / any ArrayBufferView.
-bool ViewBytes(Napi::Value value, const char** data, size_t* length);
+bool ViewBytes(napi_env env, napi_value value, const char** data, size_t* length);
+inline bool ViewBytes(Napi::Value value, const char** data, size_t* length) {
+  return ViewBytes(value.Env(), value, data, length);
+}
 
 }  // namespace hublibev

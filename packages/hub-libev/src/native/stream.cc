@@ -24,6 +24,15 @@ namespace {
 constexpr size_t kReadSize = 64 * 1024;
 constexpr int kReadsPerWakeup = 8;
 constexpr int kMaxIov = 64;
+
+// One buffer goes through send(): the kernel's path for it is shorter than sendmsg's.
+ssize_t SendIov(int fd, iovec* iov, int cnt) {
+  if (cnt == 1) return send(fd, iov[0].iov_base, iov[0].iov_len, MSG_NOSIGNAL);
+  msghdr msg = {};
+  msg.msg_iov = iov;
+  msg.msg_iovlen = cnt;
+  return sendmsg(fd, &msg, MSG_NOSIGNAL);
+}
 }  // namespace
 
 class Stream : public Watcher<Stream> {
@@ -169,21 +178,34 @@ class Stream : public Watcher<Stream> {
   Napi::Value Write(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (fd_ < 0) return Status(env, -EBADF);
-    std::vector<iovec> iov;
+    // Most writes are one buffer or a few: their iovecs stay on the stack.
+    iovec inline_iov[kMaxIov];
+    std::vector<iovec> heap_iov;
+    iovec* iov = inline_iov;
+    size_t niov = 0;
     size_t total = 0;
-    auto add = [&](Napi::Value v) {
+    auto add = [&](napi_value v) {
       const char* data;
       size_t len;
-      if (ViewBytes(v, &data, &len) && len > 0) {
-        iov.push_back({const_cast<char*>(data), len});
+      if (ViewBytes(env, v, &data, &len) && len > 0) {
+        iov[niov++] = {const_cast<char*>(data), len};
         total += len;
       }
     };
-    if (info[0].IsArray()) {
-      Napi::Array arr = info[0].As<Napi::Array>();
-      uint32_t n = arr.Length();
-      iov.reserve(n);
-      for (uint32_t i = 0; i < n; i++) add(arr.Get(i));
+    bool is_array = false;
+    napi_is_array(env, info[0], &is_array);
+    if (is_array) {
+      napi_value arr = info[0];
+      uint32_t n = 0;
+      napi_get_array_length(env, arr, &n);
+      if (n > static_cast<uint32_t>(kMaxIov)) {
+        heap_iov.resize(n);
+        iov = heap_iov.data();
+      }
+      for (uint32_t i = 0; i < n; i++) {
+        napi_value item;
+        if (napi_get_element(env, arr, i, &item) == napi_ok) add(item);
+      }
     } else {
       add(info[0]);
     }
@@ -193,16 +215,13 @@ class Stream : public Watcher<Stream> {
         // Skip the iovecs already written.
         size_t skip = written;
         size_t first = 0;
-        while (first < iov.size() && skip >= iov[first].iov_len) skip -= iov[first++].iov_len;
+        while (first < niov && skip >= iov[first].iov_len) skip -= iov[first++].iov_len;
         iovec local[kMaxIov];
         int cnt = 0;
-        for (size_t i = first; i < iov.size() && cnt < kMaxIov; i++, cnt++) local[cnt] = iov[i];
+        for (size_t i = first; i < niov && cnt < kMaxIov; i++, cnt++) local[cnt] = iov[i];
         local[0].iov_base = static_cast<char*>(local[0].iov_base) + skip;
         local[0].iov_len -= skip;
-        msghdr msg = {};
-        msg.msg_iov = local;
-        msg.msg_iovlen = cnt;
-        ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+        ssize_t n = SendIov(fd_, local, cnt);
         if (n < 0) {
           if (errno == EINTR) continue;
           if (errno == EAGAIN || errno == EWOULDBLOCK) break;
@@ -216,7 +235,8 @@ class Stream : public Watcher<Stream> {
     std::vector<char> rest;
     rest.reserve(total - written);
     size_t skip = written;
-    for (const iovec& v : iov) {
+    for (size_t i = 0; i < niov; i++) {
+      const iovec& v = iov[i];
       const char* p = static_cast<const char*>(v.iov_base);
       size_t len = v.iov_len;
       if (skip >= len) {
@@ -243,10 +263,7 @@ class Stream : public Watcher<Stream> {
         iov[cnt].iov_base = it->data.data() + it->off;
         iov[cnt].iov_len = it->data.size() - it->off;
       }
-      msghdr msg = {};
-      msg.msg_iov = iov;
-      msg.msg_iovlen = cnt;
-      ssize_t n = sendmsg(fd_, &msg, MSG_NOSIGNAL);
+      ssize_t n = SendIov(fd_, iov, cnt);
       if (n < 0) {
         if (errno == EINTR) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) break;

@@ -31,15 +31,30 @@ class Watcher : public Napi::ObjectWrap<T> {
 
  protected:
   void SetActive(bool on) {
-    if (on == active_) return;
+    if (on == active_) {
+      if (!on) Release();
+      return;
+    }
     active_ = on;
     // Value() must be taken before Unref() could let the wrapper go.
     if (on) {
-      this->Ref();
+      Hold();
     } else {
-      this->Unref();
+      Release();
     }
     loop_->Account(on ? 1 : -1, refd_ ? (on ? 1 : -1) : 0);
+  }
+  // A one-shot watcher that fired is inactive: its counts drop at once (so JS
+  // may restart it and the process may exit), but the strong reference stays
+  // until ReleaseIfStopped() after the callback, which saves a strong/weak
+  // round trip when the callback restarts it, as timer chains do.
+  void MarkStoppedKeepHeld() {
+    if (!active_) return;
+    active_ = false;
+    loop_->Account(-1, refd_ ? -1 : 0);
+  }
+  void ReleaseIfStopped() {
+    if (!active_) Release();
   }
   void SetRef(bool on) {
     if (on == refd_) return;
@@ -52,16 +67,30 @@ class Watcher : public Napi::ObjectWrap<T> {
     if (loop_->terminating()) return nullptr;
     napi_env env = this->Env();
     napi_value self = this->Value();
+    napi_value key = loop_->Key(name);
     napi_value fn;
-    if (napi_get_named_property(env, self, name, &fn) != napi_ok) return nullptr;
+    if (key == nullptr || napi_get_property(env, self, key, &fn) != napi_ok) return nullptr;
     napi_valuetype type;
     napi_typeof(env, fn, &type);
     if (type != napi_function) return nullptr;
     return loop_->Call(self, fn, argc, argv);
   }
 
+  void Hold() {
+    if (held_) return;
+    held_ = true;
+    this->Ref();
+  }
+  void Release() {
+    if (!held_) return;
+    held_ = false;
+    this->Unref();
+  }
+
   Loop* loop_;
   bool active_ = false;
+  // Strongly referenced (Ref()'d): while active, and during the callback of a one-shot that fired.
+  bool held_ = false;
   bool refd_ = true;
 };
 
