@@ -1,5 +1,6 @@
 import { spawn as spawnProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { configure, GreenletExit, getSettings, idle, sleep, spawn, Timeout } from '@greenhub/core';
@@ -101,7 +102,7 @@ describeEachHub('ThreadPool', () => {
     expect(() => new ThreadPool({ filename: '/nonexistent/tasks.mjs' })).toThrow(
       expect.objectContaining({ code: 'ERR_THREADPOOL_MODULE_NOT_FOUND' }),
     );
-    const dir = mkdtempSync(path.join(PACKAGE_DIR, 'node_modules', '.thread-pool-broken-'));
+    const dir = mkdtempSync(path.join(tmpdir(), 'greenhub-thread-pool-broken-'));
     try {
       const broken = path.join(dir, 'broken.mjs');
       writeFileSync(broken, 'export function oops( {\n');
