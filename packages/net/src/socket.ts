@@ -1,0 +1,517 @@
+import { Duplex } from 'node:stream';
+import { type SocketAddress, type Stream, Waiter } from '@greenhub/core';
+import { ConcurrentUse, IncompleteRead, limitOverrunError, socketClosedError } from './errors.js';
+import { ChunkBuffer } from './internal/socket-buffer.js';
+
+/** Above this many buffered received bytes the socket stops reading from the hub (backpressure). */
+export const READ_HIGH_WATER_MARK = 64 * 1024;
+/** `write()` waits while the hub's `writeQueueSize` is above this many bytes. */
+export const WRITE_HIGH_WATER_MARK = 64 * 1024;
+/** Default `maxBytes` of `readUntil()` and `readLine()`. */
+export const DEFAULT_MAX_LINE = 64 * 1024;
+
+const NO_ADDRESS: SocketAddress = { address: '', port: 0, family: 'IPv4' };
+
+function addressOf(get: () => SocketAddress): SocketAddress {
+  try {
+    return get();
+  } catch {
+    return NO_ADDRESS;
+  }
+}
+
+function toBytes(data: Uint8Array | string): Uint8Array {
+  return typeof data === 'string' ? Buffer.from(data, 'utf8') : data;
+}
+
+/**
+ * A connected TCP or unix stream socket whose every blocking call waits
+ * cooperatively on the hub: `kill()`, a `Timeout` and the socket's own
+ * `timeout` interrupt it. One greenlet reads and one writes at a time.
+ *
+ * Obtain one from {@link connect} or `Listener.accept()`.
+ *
+ * @example
+ * await using sock = await connect({ port: 8080 });
+ * await sock.write('ping\n');
+ * const reply = await sock.readLine();
+ */
+export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
+  /** Per-wait limit in ms for every read and write wait (`undefined` = none), like gevent's `settimeout()`; a wait that runs out rejects with `Timeout`. */
+  timeout: number | undefined = undefined;
+  /** Where this end is bound. */
+  readonly localAddress: SocketAddress;
+  /** Where the peer is. */
+  readonly remoteAddress: SocketAddress;
+  /** Resolves once `close()` was called; never rejects. */
+  readonly closed: Promise<void>;
+
+  readonly #stream: Stream;
+  readonly #buffer = new ChunkBuffer();
+  #reading = false;
+  #eof = false;
+  #readError: Error | undefined;
+  #writeError: Error | undefined;
+  #isClosed = false;
+  #ended = false;
+  #readBusy = false;
+  #writeBusy = false;
+  #readWaiter: Waiter<void> | undefined;
+  #writeWaiter: Waiter<void> | undefined;
+  #resolveClosed: () => void = () => {};
+  #readable: ReadableStream<Uint8Array> | undefined;
+  #writable: WritableStream<Uint8Array> | undefined;
+  readonly #onRead = (chunk: Uint8Array | null, err?: Error): void => this.#handleRead(chunk, err);
+
+  /**
+   * Wrap a connected hub stream (as handed out by a hub's `connect` or
+   * listener). The socket starts reading at once into its buffer.
+   *
+   * @param stream a connected, not yet reading hub stream; the socket owns it from now on.
+   */
+  constructor(stream: Stream) {
+    this.#stream = stream;
+    this.localAddress = addressOf(() => stream.localAddress);
+    this.remoteAddress = addressOf(() => stream.remoteAddress);
+    this.closed = new Promise<void>((resolve) => {
+      this.#resolveClosed = resolve;
+    });
+    this.#startReading();
+  }
+
+  // ---- reading -----------------------------------------------------------
+
+  #handleRead(chunk: Uint8Array | null, err?: Error): void {
+    if (this.#isClosed) return;
+    if (chunk === null) {
+      this.#reading = false;
+      if (err) this.#readError = err;
+      else this.#eof = true;
+    } else {
+      this.#buffer.push(chunk);
+      if (this.#buffer.size >= READ_HIGH_WATER_MARK) {
+        this.#reading = false;
+        this.#stream.readStop();
+      }
+    }
+    this.#readWaiter?.switch();
+  }
+
+  #startReading(): void {
+    if (this.#reading || this.#eof || this.#readError || this.#isClosed) return;
+    this.#reading = true;
+    this.#stream.readStart(this.#onRead);
+  }
+
+  #afterTake(): void {
+    if (this.#buffer.size < READ_HIGH_WATER_MARK) this.#startReading();
+  }
+
+  #beginRead(): void {
+    if (this.#readBusy) {
+      throw new ConcurrentUse('another greenlet is already reading this socket');
+    }
+    this.#readBusy = true;
+  }
+
+  /** Wait for more data, end of stream, an error or close. */
+  async #waitReadable(): Promise<void> {
+    if (this.#isClosed) throw socketClosedError('read');
+    this.#startReading();
+    const waiter = new Waiter<void>('socket read');
+    this.#readWaiter = waiter;
+    try {
+      await waiter.get({ timeout: this.timeout });
+    } finally {
+      if (this.#readWaiter === waiter) this.#readWaiter = undefined;
+    }
+  }
+
+  /** Throw if nothing more can arrive because of an error or close. */
+  #checkReadable(): void {
+    if (this.#isClosed) throw socketClosedError('read');
+    if (this.#readError) throw this.#readError;
+  }
+
+  /**
+   * Read what is available, waiting for at least one byte.
+   *
+   * @param maxBytes the most bytes to return (default: a whole received chunk).
+   * @returns a chunk of 1 to `maxBytes` bytes, or `null` at end of stream.
+   * @throws ConcurrentUse if another greenlet is reading; `ERR_SOCKET_CLOSED` if
+   *   the socket is (or gets) closed; the hub's error (`ECONNRESET`...);
+   *   `Timeout` when `timeout` runs out.
+   * @example
+   * for (let chunk = await sock.read(); chunk; chunk = await sock.read()) handle(chunk);
+   */
+  async read(maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array | null> {
+    if (!(maxBytes > 0))
+      throw Object.assign(new RangeError('maxBytes must be > 0'), { code: 'ERR_OUT_OF_RANGE' });
+    this.#beginRead();
+    try {
+      for (;;) {
+        if (this.#isClosed) throw socketClosedError('read');
+        if (this.#buffer.size > 0) {
+          const out = this.#buffer.takeChunk(maxBytes);
+          this.#afterTake();
+          return out;
+        }
+        this.#checkReadable();
+        if (this.#eof) return null;
+        await this.#waitReadable();
+      }
+    } finally {
+      this.#readBusy = false;
+    }
+  }
+
+  /**
+   * Read exactly `n` bytes.
+   *
+   * @param n how many bytes to read.
+   * @returns `n` bytes.
+   * @throws IncompleteRead (with the bytes that did arrive) if the stream ends
+   *   first; otherwise as {@link Socket.read}.
+   * @example
+   * const header = await sock.readExactly(4);
+   */
+  async readExactly(n: number): Promise<Uint8Array> {
+    if (!(n >= 0) || !Number.isInteger(n)) {
+      throw Object.assign(new RangeError(`n must be an integer >= 0, got ${n}`), {
+        code: 'ERR_OUT_OF_RANGE',
+      });
+    }
+    this.#beginRead();
+    try {
+      for (;;) {
+        if (this.#isClosed) throw socketClosedError('read');
+        if (this.#buffer.size >= n) {
+          const out = this.#buffer.take(n);
+          this.#afterTake();
+          return out;
+        }
+        this.#checkReadable();
+        if (this.#eof) {
+          const partial = this.#buffer.take(this.#buffer.size);
+          throw new IncompleteRead(partial, n);
+        }
+        await this.#waitReadable();
+      }
+    } finally {
+      this.#readBusy = false;
+    }
+  }
+
+  /**
+   * Read up to and including `delimiter`.
+   *
+   * @param delimiter the bytes (or UTF-8 text) that end the record.
+   * @param opts.maxBytes the longest record accepted, delimiter included (default 64 KiB).
+   * @returns the record, delimiter included.
+   * @throws `ERR_LIMIT_OVERRUN` if `maxBytes` bytes arrived without the
+   *   delimiter (they stay buffered); IncompleteRead at end of stream (its
+   *   `partial` holds the rest); otherwise as {@link Socket.read}.
+   * @example
+   * const head = await sock.readUntil('\r\n\r\n', { maxBytes: 8192 });
+   */
+  async readUntil(delimiter: Uint8Array | string, opts?: { maxBytes?: number }): Promise<Uint8Array> {
+    const found = await this.#readRecord(toBytes(delimiter), opts?.maxBytes ?? DEFAULT_MAX_LINE, false);
+    return found ?? new Uint8Array(0);
+  }
+
+  /**
+   * Read one line and decode it as UTF-8.
+   *
+   * @param opts.maxBytes the longest line accepted, newline included (default 64 KiB).
+   * @returns the line without its `\n` or `\r\n`; a last line that has no
+   *   newline is returned as is; `null` at end of stream.
+   * @throws `ERR_LIMIT_OVERRUN` for a longer line; otherwise as {@link Socket.read}.
+   * @example
+   * for (let line = await sock.readLine(); line !== null; line = await sock.readLine()) console.log(line);
+   */
+  async readLine(opts?: { maxBytes?: number }): Promise<string | null> {
+    const raw = await this.#readRecord(NEWLINE, opts?.maxBytes ?? DEFAULT_MAX_LINE, true);
+    if (raw === null) return null;
+    let end = raw.length;
+    if (end > 0 && raw[end - 1] === 0x0a) {
+      end--;
+      if (end > 0 && raw[end - 1] === 0x0d) end--;
+    }
+    return Buffer.from(raw.buffer, raw.byteOffset, end).toString('utf8');
+  }
+
+  async #readRecord(delimiter: Uint8Array, maxBytes: number, restAtEof: boolean): Promise<Uint8Array | null> {
+    if (delimiter.length === 0)
+      throw Object.assign(new RangeError('empty delimiter'), { code: 'ERR_OUT_OF_RANGE' });
+    if (!(maxBytes >= delimiter.length)) {
+      throw Object.assign(new RangeError(`maxBytes must be >= the delimiter's length, got ${maxBytes}`), {
+        code: 'ERR_OUT_OF_RANGE',
+      });
+    }
+    this.#beginRead();
+    try {
+      let scanned = 0;
+      for (;;) {
+        if (this.#isClosed) throw socketClosedError('read');
+        const size = this.#buffer.size;
+        if (size > scanned) {
+          const at = this.#buffer.indexOf(delimiter, Math.max(0, scanned - delimiter.length + 1));
+          if (at >= 0 && at + delimiter.length <= maxBytes) {
+            const out = this.#buffer.take(at + delimiter.length);
+            this.#afterTake();
+            return out;
+          }
+          if (at >= 0 || size >= maxBytes) throw limitOverrunError(maxBytes);
+          scanned = size;
+        }
+        this.#checkReadable();
+        if (this.#eof) {
+          if (size === 0 && restAtEof) return null;
+          const partial = this.#buffer.take(size);
+          if (restAtEof) return partial;
+          throw new IncompleteRead(partial, partial.length + delimiter.length);
+        }
+        await this.#waitReadable();
+      }
+    } finally {
+      this.#readBusy = false;
+    }
+  }
+
+  /**
+   * Yield received chunks until end of stream.
+   *
+   * @returns an async iterator of chunks; breaking out of the loop leaves the socket open.
+   * @throws as {@link Socket.read}.
+   * @example
+   * for await (const chunk of sock) process.stdout.write(chunk);
+   */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
+    for (;;) {
+      const chunk = await this.read();
+      if (chunk === null) return;
+      yield chunk;
+    }
+  }
+
+  // ---- writing -----------------------------------------------------------
+
+  #beginWrite(what: string): void {
+    if (this.#writeBusy) {
+      throw new ConcurrentUse('another greenlet is already writing this socket');
+    }
+    if (this.#isClosed) throw socketClosedError(what);
+    if (this.#writeError) throw this.#writeError;
+    if (this.#ended) {
+      throw Object.assign(new Error(`${what} after end()`), { code: 'ERR_STREAM_WRITE_AFTER_END' });
+    }
+    this.#writeBusy = true;
+  }
+
+  #onWritten = (err: Error | null): void => {
+    if (err && !this.#isClosed && !this.#writeError) this.#writeError = err;
+    this.#writeWaiter?.switch();
+  };
+
+  async #waitWritable(waiter: Waiter<void>): Promise<void> {
+    this.#writeWaiter = waiter;
+    try {
+      await waiter.get({ timeout: this.timeout });
+    } finally {
+      if (this.#writeWaiter === waiter) this.#writeWaiter = undefined;
+    }
+  }
+
+  /**
+   * Queue bytes for sending; wait while more than the high-water mark (64 KiB)
+   * is queued in the hub.
+   *
+   * @param data bytes, or text sent as UTF-8. The caller may reuse the buffer afterwards.
+   * @returns once the bytes are queued below the high-water mark. A failure of
+   *   bytes already queued (`EPIPE`, `ECONNRESET`) rejects the next `write()` or `end()`.
+   * @throws ConcurrentUse if another greenlet is writing; `ERR_SOCKET_CLOSED`;
+   *   `ERR_STREAM_WRITE_AFTER_END`; the hub's error; `Timeout` when `timeout`
+   *   runs out while waiting for the queue to drain.
+   * @example
+   * await sock.write(new Uint8Array([1, 2, 3]));
+   */
+  async write(data: Uint8Array | string): Promise<void> {
+    const bytes = toBytes(data);
+    this.#beginWrite('write');
+    try {
+      if (bytes.length > 0) this.#stream.write(bytes, this.#onWritten);
+      while (this.#stream.writeQueueSize > WRITE_HIGH_WATER_MARK) {
+        await this.#waitWritable(new Waiter<void>('socket write'));
+        if (this.#isClosed) throw socketClosedError('write');
+        if (this.#writeError) throw this.#writeError;
+      }
+    } finally {
+      this.#writeBusy = false;
+    }
+  }
+
+  /**
+   * Half-close: send end of stream after every queued byte, and wait until it
+   * went out. Reading keeps working.
+   *
+   * @returns once the shutdown completed; at once if already ended.
+   * @throws as {@link Socket.write}.
+   * @example
+   * await sock.write(request); await sock.end(); const reply = await sock.read();
+   */
+  async end(): Promise<void> {
+    if (this.#ended && !this.#writeBusy && !this.#isClosed) return;
+    this.#beginWrite('end');
+    this.#ended = true;
+    try {
+      const waiter = new Waiter<void>('socket write');
+      let failure: Error | null = null;
+      this.#stream.shutdown((err) => {
+        failure = err;
+        waiter.switch();
+      });
+      await this.#waitWritable(waiter);
+      if (this.#isClosed) throw socketClosedError('end');
+      if (this.#writeError) throw this.#writeError;
+      if (failure) throw failure;
+    } finally {
+      this.#writeBusy = false;
+    }
+  }
+
+  // ---- lifetime and options ----------------------------------------------
+
+  /**
+   * Close at once, dropping unread and unsent bytes. Every greenlet blocked on
+   * the socket wakes with `ERR_SOCKET_CLOSED`. Idempotent.
+   *
+   * @example
+   * spawnLater(1000, () => sock.close()); // unblocks a reader after 1 s
+   */
+  close(): void {
+    if (this.#isClosed) return;
+    this.#isClosed = true;
+    this.#reading = false;
+    this.#buffer.clear();
+    this.#stream.close();
+    this.#readWaiter?.throw(socketClosedError('read'));
+    this.#writeWaiter?.throw(socketClosedError('write'));
+    this.#resolveClosed();
+  }
+
+  /**
+   * Close the socket (for `await using`).
+   *
+   * @returns a resolved promise.
+   * @example
+   * await using sock = await connect({ port });
+   */
+  async [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+  }
+
+  /**
+   * Turn Nagle's algorithm off (`true`, default) or on. No effect on a closed or unix socket.
+   *
+   * @param on whether to send small writes at once.
+   * @example sock.setNoDelay();
+   */
+  setNoDelay(on = true): void {
+    if (this.#isClosed) return;
+    this.#stream.setNoDelay(on);
+  }
+
+  /**
+   * Enable or disable TCP keep-alive probes. No effect on a closed or unix socket.
+   *
+   * @param on whether to probe (default `true`).
+   * @param delayMs idle time before the first probe.
+   * @example sock.setKeepAlive(true, 30_000);
+   */
+  setKeepAlive(on = true, delayMs?: number): void {
+    if (this.#isClosed) return;
+    this.#stream.setKeepAlive(on, delayMs);
+  }
+
+  // ---- adapters ----------------------------------------------------------
+
+  /**
+   * A WHATWG ReadableStream over `read()` (created once). Cancelling it closes the socket.
+   *
+   * @example
+   * const text = await new Response(sock.readable).text();
+   */
+  get readable(): ReadableStream<Uint8Array> {
+    this.#readable ??= new ReadableStream<Uint8Array>(
+      {
+        pull: async (controller) => {
+          const chunk = await this.read();
+          if (chunk === null) controller.close();
+          else controller.enqueue(chunk);
+        },
+        cancel: () => this.close(),
+      },
+      { highWaterMark: 0 },
+    );
+    return this.#readable;
+  }
+
+  /**
+   * A WHATWG WritableStream over `write()` (created once). Closing it calls
+   * `end()`; aborting it closes the socket.
+   *
+   * @example
+   * await someReadable.pipeTo(sock.writable);
+   */
+  get writable(): WritableStream<Uint8Array> {
+    this.#writable ??= new WritableStream<Uint8Array>({
+      write: (chunk) => this.write(chunk),
+      close: () => this.end(),
+      abort: () => this.close(),
+    });
+    return this.#writable;
+  }
+
+  /**
+   * A Node `Duplex` over this socket, for `node:tls`, database drivers and
+   * `node:repl`. Destroying the Duplex closes the socket.
+   *
+   * @returns a new Duplex; use one adapter at a time (each reads the socket).
+   * @example
+   * const tlsSocket = tls.connect({ socket: sock.toNodeStream(), servername: 'example.com' });
+   */
+  toNodeStream(): Duplex {
+    const duplex: Duplex = new Duplex({
+      read: () => {
+        this.read().then(
+          (chunk) => {
+            duplex.push(chunk);
+          },
+          (err: unknown) => {
+            if (this.#isClosed) duplex.push(null);
+            else duplex.destroy(err instanceof Error ? err : new Error(String(err)));
+          },
+        );
+      },
+      write: (chunk: Uint8Array, _encoding, cb) => {
+        this.write(chunk).then(
+          () => cb(),
+          (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
+        );
+      },
+      final: (cb) => {
+        this.end().then(
+          () => cb(),
+          (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
+        );
+      },
+      destroy: (err, cb) => {
+        this.close();
+        cb(err);
+      },
+    });
+    return duplex;
+  }
+}
+
+const NEWLINE = new Uint8Array([0x0a]);
