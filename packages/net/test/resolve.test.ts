@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 import dns from 'node:dns';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,18 +16,6 @@ async function caught(p: Promise<unknown>): Promise<unknown> {
     () => undefined,
     (err: unknown) => err,
   );
-}
-
-type LookupCallback = (err: NodeJS.ErrnoException | null, addresses: dns.LookupAddress[]) => void;
-
-/** Replace dns.lookup with one that answers only when the test says so. */
-function holdLookups(): { calls: { host: string; cb: LookupCallback }[] } {
-  const calls: { host: string; cb: LookupCallback }[] = [];
-  const fake = (host: string, _opts: unknown, cb: LookupCallback): void => {
-    calls.push({ host, cb });
-  };
-  vi.spyOn(dns, 'lookup').mockImplementation(fake as unknown as typeof dns.lookup);
-  return { calls };
 }
 
 /**
@@ -158,62 +147,58 @@ describeEachHub('resolve', () => {
   describe("resolver 'system' (getaddrinfo)", () => {
     beforeEach(() => configure({ resolver: 'system' }));
 
-    it("ENOTFOUND keeps Node's error and code", async () => {
-      const held = holdLookups();
-      const p = caught(resolve('no-such-host.invalid', { timeout: 5000 }));
-      await idle();
-      const nodeError = Object.assign(new Error('getaddrinfo ENOTFOUND no-such-host.invalid'), {
+    it("ENOTFOUND keeps Node's error and code (a real getaddrinfo of a .invalid name)", async () => {
+      const err = await caught(resolve('no-such-host.greenhub.invalid', { timeout: 5000 }));
+      expect(err).toMatchObject({
         code: 'ENOTFOUND',
         syscall: 'getaddrinfo',
-        hostname: 'no-such-host.invalid',
+        hostname: 'no-such-host.greenhub.invalid',
       });
-      held.calls[0]!.cb(nodeError, []);
-      expect(await p).toBe(nodeError);
     });
 
     it('the wait is interrupted by Timeout, signal and kill(); a late answer is discarded', async () => {
-      const held = holdLookups();
-      const err = await caught(resolve('slow.example', { timeout: 20 }));
-      expect(err).toBeInstanceOf(Timeout);
-      expect((err as Timeout).code).toBe('ETIMEDOUT');
+      // A real getaddrinfo held back: libuv's four threadpool threads are busy with slow key
+      // derivations, so the lookup queues behind them and answers only after they finish.
+      const busy = Array.from(
+        { length: 4 },
+        () => new Promise((done) => crypto.pbkdf2('x', 'y', 3_000_000, 32, 'sha256', done)),
+      );
+      try {
+        const started = performance.now();
+        const err = await caught(resolve('localhost', { timeout: 20 }));
+        expect(err).toBeInstanceOf(Timeout);
+        expect((err as Timeout).code).toBe('ETIMEDOUT');
 
-      const ac = new AbortController();
-      const g = spawn(() => resolve('slow.example', { signal: ac.signal }));
-      await idle();
-      expect(g.waitingOn).toBe('dns resolve');
-      ac.abort(new Error('never mind'));
-      expect(await caught(g.get())).toMatchObject({ message: 'never mind' });
+        const ac = new AbortController();
+        const g = spawn(() => resolve('localhost', { signal: ac.signal }));
+        await idle();
+        expect(g.waitingOn).toBe('dns resolve');
+        ac.abort(new Error('never mind'));
+        expect(await caught(g.get())).toMatchObject({ message: 'never mind' });
 
-      const k = spawn(() => resolve('slow.example'));
-      await idle();
-      await k.kill();
-      expect(k.value).toBeInstanceOf(GreenletExit);
-
-      // the getaddrinfo calls finish later: their results go nowhere
-      expect(held.calls).toHaveLength(3);
-      for (const c of held.calls) c.cb(null, [{ address: '192.0.2.1', family: 4 }]);
-      await idle();
+        const k = spawn(() => resolve('localhost'));
+        await idle();
+        expect(k.waitingOn).toBe('dns resolve');
+        await k.kill();
+        expect(k.value).toBeInstanceOf(GreenletExit);
+        // All three gave up while the lookups were still queued.
+        expect(performance.now() - started).toBeLessThan(500);
+      } finally {
+        // The held lookups finish after the derivations; their answers go nowhere.
+        await Promise.all(busy);
+      }
     });
 
-    it('family and all are passed to getaddrinfo; all: false keeps the first address', async () => {
-      const spy = vi.spyOn(dns, 'lookup').mockImplementation(((
-        _h: string,
-        opts: { family: number; all: boolean },
-        cb: LookupCallback,
-      ) => {
-        expect(opts).toMatchObject({ family: 6, all: true });
-        setImmediate(() =>
-          cb(null, [
-            { address: '2001:db8::1', family: 6 },
-            { address: '2001:db8::2', family: 6 },
-          ]),
-        );
-      }) as unknown as typeof dns.lookup);
-      expect(await resolve('v6.example', { family: 6 })).toEqual([
-        { address: '2001:db8::1', port: 0, family: 'IPv6' },
+    it('family and all reach getaddrinfo; all: false keeps the first address', async () => {
+      expect(await resolve('localhost', { family: 4 })).toEqual([
+        { address: '127.0.0.1', port: 0, family: 'IPv4' },
       ]);
-      expect(await resolve('v6.example', { family: 6, all: true })).toHaveLength(2);
-      expect(spy).toHaveBeenCalledTimes(2);
+      const all = await resolve('localhost', { family: 4, all: true });
+      expect(all.every((a) => a.family === 'IPv4')).toBe(true);
+      // Whether localhost has an IPv6 address depends on /etc/hosts; either way only IPv6 comes back.
+      const v6 = await resolve('localhost', { family: 6, all: true }).catch((err: unknown) => err);
+      if (Array.isArray(v6)) expect(v6.every((a) => a.family === 'IPv6')).toBe(true);
+      else expect(v6).toMatchObject({ code: 'ENOTFOUND' });
     });
   });
 
@@ -275,13 +260,13 @@ describeEachHub('resolve', () => {
         setAresServers([`127.0.0.1:${dnsServer.sock.address.port}`]);
         expect(getSettings().resolver).toBe('ares');
         expect((await resolve('svc.greenhub.test', { timeout: 5000 }))[0]?.address).toBe('10.1.2.3');
+        // The system resolver never asks our loopback DNS server: getaddrinfo does not know the name.
         configure({ resolver: 'system' });
-        const held = holdLookups();
-        const p = resolve('svc.greenhub.test', { timeout: 5000 });
-        await idle();
-        expect(held.calls.map((c) => c.host)).toEqual(['svc.greenhub.test']);
-        held.calls[0]!.cb(null, [{ address: '192.0.2.9', family: 4 }]);
-        expect((await p)[0]?.address).toBe('192.0.2.9');
+        const asked = dnsServer.queries.length;
+        expect(await caught(resolve('svc.greenhub.test', { timeout: 5000 }))).toMatchObject({
+          code: 'ENOTFOUND',
+        });
+        expect(dnsServer.queries).toHaveLength(asked);
       } finally {
         await dnsServer.server.kill();
         dnsServer.sock.close();
