@@ -2,11 +2,18 @@ import { performance } from 'node:perf_hooks';
 import { type ConnectOptions, getHub, type Stream, Timeout, Waiter } from '@greenhub/core';
 import { literalHost, lookupHost } from './internal/socket-host.js';
 import { Socket } from './socket.js';
+import { connectTls, type TlsOptions } from './tls.js';
 
 /** Options of {@link connect}: TCP to `host` (default `'127.0.0.1'`) and `port`, or a unix `path`. */
-export type SocketConnectOptions =
+export type SocketConnectOptions = (
   | { host?: string; port: number; timeout?: number; noDelay?: boolean; signal?: AbortSignal }
-  | { path: string; timeout?: number; signal?: AbortSignal };
+  | { path: string; timeout?: number; signal?: AbortSignal }
+) & {
+  /** Speak TLS over the connection (`true` = Node's defaults); see `connectTls()`. */
+  tls?: true | TlsOptions;
+  /** With `tls`: the name sent as SNI and checked against the certificate (default `host`). */
+  servername?: string;
+};
 
 /**
  * Open a TCP or unix stream connection, waiting cooperatively.
@@ -23,6 +30,7 @@ export type SocketConnectOptions =
  * const sock = await connect({ host: '127.0.0.1', port: 8080, timeout: 5000 });
  */
 export async function connect(opts: SocketConnectOptions): Promise<Socket> {
+  if (opts.tls) return connectTls(opts);
   const timeout = opts.timeout;
   const start = performance.now();
   const remaining = (): number | undefined =>

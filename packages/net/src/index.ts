@@ -1,4 +1,6 @@
+export { BaseServer, type ServerJob, type ServerOptions, type ServerSpawn } from './base-server.js';
 export { connect, type SocketConnectOptions } from './connect.js';
+export { type DatagramHandler, DatagramServer, type DatagramServerOptions } from './datagram-server.js';
 export {
   type CodedError,
   ConcurrentUse,
@@ -9,4 +11,25 @@ export {
 export { Listener, listen, type SocketListenOptions } from './listener.js';
 export { type ResolveOptions, resolve } from './resolve.js';
 export { DEFAULT_MAX_LINE, READ_HIGH_WATER_MARK, Socket, WRITE_HIGH_WATER_MARK } from './socket.js';
+export { type StreamHandler, StreamServer, type StreamServerOptions } from './stream-server.js';
+export {
+  Process,
+  ProcessReader,
+  type ProcessResult,
+  ProcessWriter,
+  type RunProcessOptions,
+  runProcess,
+  type SpawnProcessOptions,
+  spawnProcess,
+} from './subprocess.js';
+export {
+  acceptTls,
+  connectTls,
+  type StartTlsOptions,
+  startTls,
+  type TlsConnectOptions,
+  type TlsInfo,
+  type TlsOptions,
+  tlsInfo,
+} from './tls.js';
 export { DatagramSocket, type ReceivedDatagram, UDP_RECV_BUFFER, type UdpSocketOptions, udp } from './udp.js';
