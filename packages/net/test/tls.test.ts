@@ -144,7 +144,8 @@ describeEachHub('tls', () => {
     const server = new StreamServer(
       { port: 0 },
       async (sock) => {
-        for (let line; (line = await sock.readLine()) !== null; ) await sock.write(`tls: ${line}\n`);
+        for (let line: string | null; (line = await sock.readLine()) !== null; )
+          await sock.write(`tls: ${line}\n`);
       },
       { tls: { key, cert } },
     );
