@@ -1,3 +1,4 @@
+export { BACKDOOR_PROMPT, BackdoorServer, type BackdoorServerOptions } from './backdoor.js';
 export { BaseServer, type ServerJob, type ServerOptions, type ServerSpawn } from './base-server.js';
 export { connect, type SocketConnectOptions } from './connect.js';
 export { type DatagramHandler, DatagramServer, type DatagramServerOptions } from './datagram-server.js';

@@ -1,5 +1,5 @@
 import { Duplex } from 'node:stream';
-import { type SocketAddress, type Stream, Waiter } from '@greenhub/core';
+import { type SocketAddress, type Stream, spawn, Waiter } from '@greenhub/core';
 import { ConcurrentUse, IncompleteRead, limitOverrunError, socketClosedError } from './errors.js';
 import { ChunkBuffer } from './internal/socket-buffer.js';
 
@@ -474,42 +474,115 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
 
   /**
    * A Node `Duplex` over this socket, for `node:tls`, database drivers and
-   * `node:repl`. Destroying the Duplex closes the socket.
+   * `node:repl`. Its reads and writes run in two greenlets of its own (named
+   * `'node stream read'` and `'node stream write'`), so a kill or `Timeout`
+   * aimed at whichever greenlet uses the Duplex never interrupts the stream.
+   * The read greenlet reads only when Node asks for more (backpressure); the
+   * write greenlet writes queued chunks in order and calls each write's
+   * callback once the socket took it. Destroying the Duplex closes the
+   * socket; closing the socket ends both greenlets, ends the readable side
+   * (`'end'`) and fails later writes with `ERR_SOCKET_CLOSED`.
    *
    * @returns a new Duplex; use one adapter at a time (each reads the socket).
    * @example
    * const tlsSocket = tls.connect({ socket: sock.toNodeStream(), servername: 'example.com' });
    */
   toNodeStream(): Duplex {
+    type Job =
+      | { chunk: Uint8Array; cb: (err?: Error | null) => void }
+      | { end: (err?: Error | null) => void };
+    const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));
+    let done = false;
+    let wanted = false;
+    let readWake: Waiter<void> | undefined;
+    let writeWake: Waiter<void> | undefined;
+    const jobs: Job[] = [];
+    const finish = (): void => {
+      done = true;
+      readWake?.switch();
+      writeWake?.switch();
+    };
     const duplex: Duplex = new Duplex({
       read: () => {
-        this.read().then(
-          (chunk) => {
-            duplex.push(chunk);
-          },
-          (err: unknown) => {
-            if (this.#isClosed) duplex.push(null);
-            else duplex.destroy(err instanceof Error ? err : new Error(String(err)));
-          },
-        );
+        wanted = true;
+        readWake?.switch();
       },
       write: (chunk: Uint8Array, _encoding, cb) => {
-        this.write(chunk).then(
-          () => cb(),
-          (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
-        );
+        if (done) return cb(socketClosedError('write'));
+        jobs.push({ chunk, cb });
+        writeWake?.switch();
       },
       final: (cb) => {
-        this.end().then(
-          () => cb(),
-          (err: unknown) => cb(err instanceof Error ? err : new Error(String(err))),
-        );
+        if (done) return cb();
+        jobs.push({ end: cb });
+        writeWake?.switch();
       },
       destroy: (err, cb) => {
         this.close();
+        finish();
         cb(err);
       },
     });
+    void this.closed.then(finish);
+    const reader = spawn(async () => {
+      try {
+        while (!done) {
+          if (!wanted) {
+            readWake = new Waiter<void>('node stream read');
+            try {
+              await readWake.get();
+            } finally {
+              readWake = undefined;
+            }
+            continue;
+          }
+          wanted = false;
+          const chunk = await this.read();
+          if (done && chunk !== null) return;
+          duplex.push(chunk);
+          if (chunk === null) return;
+        }
+      } catch (err) {
+        if (this.#isClosed) duplex.push(null);
+        else duplex.destroy(asError(err));
+      }
+    });
+    reader.name = 'node stream read';
+    const writer = spawn(async () => {
+      let job: Job | undefined;
+      try {
+        while (!done) {
+          job = jobs.shift();
+          if (job === undefined) {
+            writeWake = new Waiter<void>('node stream write');
+            try {
+              await writeWake.get();
+            } finally {
+              writeWake = undefined;
+            }
+            continue;
+          }
+          if ('end' in job) {
+            await this.end();
+            job.end();
+            return;
+          }
+          await this.write(job.chunk);
+          job.cb();
+          job = undefined;
+        }
+      } catch (err) {
+        const cb = job === undefined ? undefined : 'end' in job ? job.end : job.cb;
+        cb?.(asError(err));
+      } finally {
+        // Whatever is still queued fails: the write greenlet is gone.
+        for (const left of jobs.splice(0)) {
+          if ('end' in left) left.end();
+          else left.cb(socketClosedError('write'));
+        }
+      }
+    });
+    writer.name = 'node stream write';
     return duplex;
   }
 }

@@ -1,3 +1,4 @@
+import { spawn as spawnChild } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as nodeNet from 'node:net';
 import { networkInterfaces, tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { describeEachHub } from '@greenhub/core/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { connect } from '../src/connect.js';
 import { listen } from '../src/listener.js';
+import type { Socket } from '../src/socket.js';
 import { caught, text } from './sockets-helpers.js';
 
 function ipv6Loopback(): boolean {
@@ -107,6 +109,51 @@ describeEachHub('connect', () => {
     const err = await caught(connect({ port: listener.address.port, timeout: 0 }));
     expect(err).toBeInstanceOf(Timeout);
     expect((err as { code?: string }).code).toBe('ETIMEDOUT');
+  });
+
+  it('a timeout during a handshake the kernel never completes (accept queue full) rejects with Timeout in about that time', async () => {
+    // Loopback only. The stalled listener lives in a stopped child process (backlog 1): Node and
+    // the pure hub accept on their own, a stopped process does not. Once its accept queue is full,
+    // Linux drops further SYNs (the client retries only after a second), so the handshake stalls.
+    const child = spawnChild(
+      process.execPath,
+      [
+        '-e',
+        "const s = require('node:net').createServer(); s.listen({ host: '127.0.0.1', port: 0, backlog: 1 }, () => console.log(s.address().port));",
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    const fillers: Socket[] = [];
+    try {
+      const port = await new Promise<number>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('the child did not listen')), 10_000);
+        child.stdout?.once('data', (d: Buffer) => {
+          clearTimeout(timer);
+          resolve(Number(d.toString().trim()));
+        });
+      });
+      child.kill('SIGSTOP');
+      let full = false;
+      for (let i = 0; i < 16 && !full; i++) {
+        try {
+          fillers.push(await connect({ port, timeout: 100 }));
+        } catch (err) {
+          if (!(err instanceof Timeout)) throw err;
+          full = true;
+        }
+      }
+      expect(full, `the kernel completed ${fillers.length} handshakes past backlog 1`).toBe(true);
+      const started = performance.now();
+      const err = await caught(connect({ port, timeout: 200 }));
+      const elapsed = performance.now() - started;
+      expect(err).toBeInstanceOf(Timeout);
+      expect((err as { code?: string }).code).toBe('ETIMEDOUT');
+      expect(elapsed).toBeGreaterThanOrEqual(190);
+      expect(elapsed).toBeLessThan(700);
+    } finally {
+      for (const s of fillers) s.close();
+      child.kill('SIGKILL');
+    }
   });
 
   it('an aborted signal rejects with its reason', async () => {

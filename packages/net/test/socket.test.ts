@@ -1,6 +1,6 @@
 import * as nodeNet from 'node:net';
 import { Duplex } from 'node:stream';
-import { configure, GreenletExit, idle, sleep, spawn, Timeout } from '@greenhub/core';
+import { configure, Greenlet, GreenletExit, idle, sleep, spawn, Timeout } from '@greenhub/core';
 import { describeEachHub } from '@greenhub/core/testing';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { connect } from '../src/connect.js';
@@ -321,5 +321,71 @@ describeEachHub('Socket', () => {
     duplex.destroy();
     await a.closed;
     expect(duplex.destroyed).toBe(true);
+  });
+
+  it('toNodeStream() keeps flowing when a greenlet using it is killed or a Timeout fires on main', async () => {
+    const [a, b] = await pair();
+    const duplex = a.toNodeStream();
+    const received: Buffer[] = [];
+    duplex.on('data', (d: Buffer) => received.push(d));
+    // More than the socket buffers take at once, so the write is still in flight when its user dies.
+    const big = Buffer.alloc(4 * 1024 * 1024, 0x61);
+    let firstWrite: unknown = 'pending';
+    const user = spawn(async () => {
+      duplex.write(big, (err) => {
+        firstWrite = err ?? null;
+      });
+      await sleep(10_000);
+    });
+    await sleep(20);
+    expect(firstWrite).toBe('pending');
+    await user.kill();
+    expect((await b.readExactly(big.length)).length).toBe(big.length);
+    await sleep(10);
+    expect(firstWrite).toBeNull();
+
+    // Writing from main, then a Timeout fires on main while the bytes are still on their way.
+    let secondWrite: unknown = 'pending';
+    duplex.write(big, (err) => {
+      secondWrite = err ?? null;
+    });
+    const timeout = Timeout.startNew(20);
+    try {
+      await sleep(1000);
+    } catch (err) {
+      expect(err).toBe(timeout);
+    } finally {
+      timeout.close();
+    }
+    expect((await b.readExactly(big.length)).length).toBe(big.length);
+    await sleep(10);
+    expect(secondWrite).toBeNull();
+    await b.write('still here');
+    for (let i = 0; i < 100 && Buffer.concat(received).toString() !== 'still here'; i++) await sleep(5);
+    expect(Buffer.concat(received).toString()).toBe('still here');
+    expect(duplex.destroyed).toBe(false);
+
+    duplex.destroy();
+    await a.closed;
+    await sleep(5);
+    expect(Greenlet._live().filter((g) => g.name.startsWith('node stream'))).toEqual([]);
+  });
+
+  it('closing the socket under toNodeStream() ends its greenlets and the Duplex', async () => {
+    const [a, b] = await pair();
+    const duplex = a.toNodeStream();
+    const ended = new Promise<void>((resolve) => duplex.on('end', resolve));
+    duplex.resume();
+    expect(Greenlet._live().filter((g) => g.name.startsWith('node stream')).length).toBe(2);
+    await b.write('x');
+    await sleep(5);
+    a.close();
+    await ended;
+    await sleep(5);
+    expect(Greenlet._live().filter((g) => g.name.startsWith('node stream'))).toEqual([]);
+    duplex.on('error', () => {}); // the failed write also errors the Duplex
+    const late = await new Promise<unknown>((resolve) => duplex.write('late', resolve));
+    expect(codeOf(late)).toBe('ERR_SOCKET_CLOSED');
+    duplex.destroy();
   });
 });
