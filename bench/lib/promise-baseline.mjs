@@ -136,8 +136,28 @@ function parentMain(benchFile, title, notes, workloads) {
   }
 }
 
-/** A one-value channel on plain promises: the baseline for hand-off workloads. */
-export function promiseSlot() {
+/** `handoffs` values passed back and forth between two async functions over promise channels. */
+export async function promisePingPong(handoffs) {
+  const rounds = handoffs / 2;
+  const ab = promiseSlot();
+  const ba = promiseSlot();
+  const a = (async () => {
+    for (let i = 0; i < rounds; i++) {
+      ab.put(i);
+      await ba.take();
+    }
+  })();
+  const b = (async () => {
+    for (let i = 0; i < rounds; i++) {
+      await ab.take();
+      ba.put(i);
+    }
+  })();
+  await Promise.all([a, b]);
+}
+
+/** A one-value channel on plain promises. */
+function promiseSlot() {
   let resolve;
   let value;
   let full = false;

@@ -6,7 +6,7 @@
 // bench/lib/promise-baseline.mjs at the root runs each workload in a fresh
 // process per contender and prints the ratios.
 
-import { promiseSlot, quick, runPromiseComparison } from '../../../bench/lib/promise-baseline.mjs';
+import { promisePingPong, quick, runPromiseComparison } from '../../../bench/lib/promise-baseline.mjs';
 
 const scale = quick ? 0.1 : 1;
 const N = {
@@ -33,24 +33,7 @@ const WORKLOADS = {
   handoff: {
     label: `ping-pong ${N.handoff / 1000}k hand-offs`,
     unit: N.handoff,
-    baseline: async () => {
-      const rounds = N.handoff / 2;
-      const ab = promiseSlot();
-      const ba = promiseSlot();
-      const a = (async () => {
-        for (let i = 0; i < rounds; i++) {
-          ab.put(i);
-          await ba.take();
-        }
-      })();
-      const b = (async () => {
-        for (let i = 0; i < rounds; i++) {
-          await ab.take();
-          ba.put(i);
-        }
-      })();
-      await Promise.all([a, b]);
-    },
+    baseline: () => promisePingPong(N.handoff),
     greenhub: async ({ spawn, joinall, Waiter }) => {
       const rounds = N.handoff / 2;
       const ab = waiterSlot(Waiter);

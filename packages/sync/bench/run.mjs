@@ -11,7 +11,7 @@
 // For reference, gevent's Queue does a hand-off in ~2.1 us on the machine this was written on.
 
 import { pathToFileURL } from 'node:url';
-import { promiseSlot, quick, runPromiseComparison } from '../../../bench/lib/promise-baseline.mjs';
+import { promisePingPong, quick, runPromiseComparison } from '../../../bench/lib/promise-baseline.mjs';
 
 const scale = quick ? 0.1 : 1;
 const N = {
@@ -26,25 +26,7 @@ const WORKLOADS = {
   handoff: {
     label: `Queue ping-pong ${N.handoff / 1000}k`,
     unit: N.handoff,
-    // Two promise "queues" (a value slot with one waiting resolver), as in core's bench.
-    baseline: async () => {
-      const rounds = N.handoff / 2;
-      const ab = promiseSlot();
-      const ba = promiseSlot();
-      const a = (async () => {
-        for (let i = 0; i < rounds; i++) {
-          ab.put(i);
-          await ba.take();
-        }
-      })();
-      const b = (async () => {
-        for (let i = 0; i < rounds; i++) {
-          await ab.take();
-          ba.put(i);
-        }
-      })();
-      await Promise.all([a, b]);
-    },
+    baseline: () => promisePingPong(N.handoff),
     greenhub: async ({ spawn, joinall, Queue }) => {
       const rounds = N.handoff / 2;
       const ab = new Queue();
