@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { type SocketAddress, type Stream, spawn, Waiter } from '@greenhub/core';
 import { ConcurrentUse, IncompleteRead, limitOverrunError, socketClosedError } from './errors.js';
-import { ChunkBuffer } from './internal/socket-buffer.js';
+import { ChunkBuffer, decodeLine } from './internal/socket-buffer.js';
 
 /** Above this many buffered received bytes the socket stops reading from the hub (backpressure). */
 export const READ_HIGH_WATER_MARK = 64 * 1024;
@@ -232,12 +232,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   async readLine(opts?: { maxBytes?: number }): Promise<string | null> {
     const raw = await this.#readRecord(NEWLINE, opts?.maxBytes ?? DEFAULT_MAX_LINE, true);
     if (raw === null) return null;
-    let end = raw.length;
-    if (end > 0 && raw[end - 1] === 0x0a) {
-      end--;
-      if (end > 0 && raw[end - 1] === 0x0d) end--;
-    }
-    return Buffer.from(raw.buffer, raw.byteOffset, end).toString('utf8');
+    return decodeLine(raw);
   }
 
   async #readRecord(delimiter: Uint8Array, maxBytes: number, restAtEof: boolean): Promise<Uint8Array | null> {

@@ -1,7 +1,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { Waiter } from '@greenhub/core';
 import { ConcurrentUse, limitOverrunError } from '../errors.js';
-import { ChunkBuffer } from './socket-buffer.js';
+import { ChunkBuffer, decodeLine } from './socket-buffer.js';
 
 /** @internal Above this many buffered bytes a process reader pauses its pipe. */
 export const PIPE_HIGH_WATER_MARK = 64 * 1024;
@@ -161,12 +161,7 @@ export class ProcessReader implements AsyncIterable<Uint8Array> {
     } finally {
       this.#busy = false;
     }
-    let end = raw.length;
-    if (end > 0 && raw[end - 1] === 0x0a) {
-      end--;
-      if (end > 0 && raw[end - 1] === 0x0d) end--;
-    }
-    return Buffer.from(raw.buffer, raw.byteOffset, end).toString('utf8');
+    return decodeLine(raw);
   }
 
   /**

@@ -67,3 +67,13 @@ export class ChunkBuffer {
     return buf.indexOf(needle, from);
   }
 }
+
+/** @internal A line's text: its bytes without the trailing `\n` or `\r\n`, decoded as UTF-8. */
+export function decodeLine(raw: Uint8Array): string {
+  let end = raw.length;
+  if (end > 0 && raw[end - 1] === 0x0a) {
+    end--;
+    if (end > 0 && raw[end - 1] === 0x0d) end--;
+  }
+  return Buffer.from(raw.buffer, raw.byteOffset, end).toString('utf8');
+}
