@@ -12,7 +12,7 @@ import type {
   Timer,
   UdpOptions,
 } from '@greenhub/core';
-import { hubClosedError } from '@greenhub/core';
+import { hubClosedError, printError } from '@greenhub/core';
 import { CallbackQueue } from './callbacks.js';
 import { ConnectRequest } from './connect.js';
 import type { Held, Owner } from './internal/owner.js';
@@ -31,10 +31,6 @@ export interface LibevHubOptions extends HubOptions {
    * Applies to the whole thread's loop. Never use it otherwise.
    */
   naive?: boolean;
-}
-
-function printError(error: unknown, context: string): void {
-  console.error(`greenhub (libev hub): uncaught error in ${context}:`, error);
 }
 
 /**

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { hubClosedError } from '@greenhub/core';
+import { hubClosedError, printError } from '@greenhub/core';
 import { CallbackQueue } from '../callback-queue.js';
 import { KeepAlive } from './keep-alive.js';
 
@@ -13,10 +13,6 @@ export interface Owned {
   readonly holdsSocket: boolean;
   /** Close on behalf of `hub.close()`: cancel requests, release everything. */
   closeByHub(): void;
-}
-
-function printError(error: unknown, context: string): void {
-  console.error(`greenhub (hub 'pure'): uncaught error in ${context}:`, error);
 }
 
 /**
