@@ -9,6 +9,10 @@ export {
   limitOverrunError,
   socketClosedError,
 } from './errors.js';
+export type { FetchHandler, ServeInfo } from './http/connection.js';
+export { HttpError } from './http/parse.js';
+export { FastResponse as Response } from './http/response.js';
+export { HttpServer, type HttpServerOptions, type ServeOptions, serve } from './http/server.js';
 export { Listener, listen, type SocketListenOptions } from './listener.js';
 export { type ResolveOptions, resolve } from './resolve.js';
 export { DEFAULT_MAX_LINE, READ_HIGH_WATER_MARK, Socket, WRITE_HIGH_WATER_MARK } from './socket.js';

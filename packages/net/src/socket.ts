@@ -10,6 +10,13 @@ export const WRITE_HIGH_WATER_MARK = 64 * 1024;
 /** Default `maxBytes` of `readUntil()` and `readLine()`. */
 export const DEFAULT_MAX_LINE = 64 * 1024;
 
+/**
+ * @internal A property of every Socket: a function called (once, from the hub)
+ * when the peer's end of stream or a read error arrives, e.g. while nobody
+ * reads. The HTTP server uses it to abort a request whose client went away.
+ */
+export const onPeerEnd = Symbol('greenhub.onPeerEnd');
+
 const NO_ADDRESS: SocketAddress = { address: '', port: 0, family: 'IPv4' };
 
 function addressOf(get: () => SocketAddress): SocketAddress {
@@ -62,6 +69,8 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
   readonly #onRead = (chunk: Uint8Array | null, err?: Error): void => this.#handleRead(chunk, err);
+  /** @internal See {@link onPeerEnd}. */
+  [onPeerEnd]: (() => void) | undefined = undefined;
 
   /**
    * Wrap a connected hub stream (as handed out by a hub's `connect` or
@@ -87,6 +96,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
       this.#reading = false;
       if (err) this.#readError = err;
       else this.#eof = true;
+      this[onPeerEnd]?.();
     } else {
       this.#buffer.push(chunk);
       if (this.#buffer.size >= READ_HIGH_WATER_MARK) {
@@ -125,6 +135,50 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     } finally {
       if (this.#readWaiter === waiter) this.#readWaiter = undefined;
     }
+  }
+
+  /**
+   * @internal For the HTTP server's hot path: everything buffered, without
+   * waiting — `null` at end of stream, `undefined` when nothing arrived yet.
+   * @throws `ERR_SOCKET_CLOSED`, or the read error once the buffer is empty.
+   */
+  _takeBuffered(): Uint8Array | null | undefined {
+    if (this.#isClosed) throw socketClosedError('read');
+    const size = this.#buffer.size;
+    if (size > 0) {
+      const out = this.#buffer.take(size);
+      this.#afterTake();
+      return out;
+    }
+    if (this.#readError) throw this.#readError;
+    return this.#eof ? null : undefined;
+  }
+
+  /**
+   * @internal Wait (up to `timeout` ms) until `_takeBuffered()` has something:
+   * data, end of stream or an error. The caller must be the only reader.
+   * @throws `ERR_SOCKET_CLOSED`; `Timeout` when `timeout` runs out.
+   */
+  _waitReadable(timeout: number | undefined): Promise<void> {
+    if (this.#isClosed) return Promise.reject(socketClosedError('read'));
+    if (this.#buffer.size > 0 || this.#eof || this.#readError) return Promise.resolve();
+    this.#startReading();
+    const waiter = new Waiter<void>('socket read');
+    this.#readWaiter = waiter;
+    return waiter.get({ timeout });
+  }
+
+  /**
+   * @internal Queue `bytes` without waiting.
+   * @returns true while the hub's queue is at or below the high-water mark;
+   *   false when the caller should `await write(EMPTY)` before sending more.
+   * @throws as `write()` does before queueing.
+   */
+  _send(bytes: Uint8Array): boolean {
+    this.#beginWrite('write');
+    this.#writeBusy = false;
+    if (bytes.length > 0) this.#stream.write(bytes, this.#onWritten);
+    return this.#stream.writeQueueSize <= WRITE_HIGH_WATER_MARK;
   }
 
   /** Throw if nothing more can arrive because of an error or close. */
