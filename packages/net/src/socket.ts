@@ -5,7 +5,10 @@ import { ChunkBuffer, decodeLine } from './internal/socket-buffer.js';
 
 /** Above this many buffered received bytes the socket stops reading from the hub (backpressure). */
 export const READ_HIGH_WATER_MARK = 64 * 1024;
-/** `write()` waits while the hub's `writeQueueSize` is above this many bytes. */
+/**
+ * `write()` waits while more than this many bytes are unsent: queued in the
+ * hub (`writeQueueSize`) or written without the hub having confirmed them yet.
+ */
 export const WRITE_HIGH_WATER_MARK = 64 * 1024;
 /** Default `maxBytes` of `readUntil()` and `readLine()`. */
 export const DEFAULT_MAX_LINE = 64 * 1024;
@@ -65,6 +68,10 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   #writeBusy = false;
   #readWaiter: Waiter<void> | undefined;
   #writeWaiter: Waiter<void> | undefined;
+  /** Bytes handed to the hub whose write callback has not run yet, and their sizes in order. */
+  #unconfirmed = 0;
+  #sizes: number[] = [];
+  #sizesHead = 0;
   #resolveClosed: () => void = () => {};
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
@@ -104,7 +111,9 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
         this.#stream.readStop();
       }
     }
-    this.#readWaiter?.switch();
+    const waiter = this.#readWaiter;
+    this.#readWaiter = undefined;
+    waiter?.switch();
   }
 
   #startReading(): void {
@@ -124,17 +133,18 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#readBusy = true;
   }
 
-  /** Wait for more data, end of stream, an error or close. */
-  async #waitReadable(): Promise<void> {
-    if (this.#isClosed) throw socketClosedError('read');
+  /**
+   * Wait for more data, end of stream, an error or close. Not an async function: returning the
+   * waiter's promise saves a promise and a suspended frame per wait (the read path of every
+   * round trip, and the memory of every idle connection). `#handleRead()` and `close()` forget
+   * the waiter they wake; one left by a timeout or kill is settled and replaced by the next wait.
+   */
+  #waitReadable(): Promise<void> {
+    if (this.#isClosed) return Promise.reject(socketClosedError('read'));
     this.#startReading();
     const waiter = new Waiter<void>('socket read');
     this.#readWaiter = waiter;
-    try {
-      await waiter.get({ timeout: this.timeout });
-    } finally {
-      if (this.#readWaiter === waiter) this.#readWaiter = undefined;
-    }
+    return waiter.get({ timeout: this.timeout });
   }
 
   /**
@@ -177,8 +187,8 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   _send(bytes: Uint8Array): boolean {
     this.#beginWrite('write');
     this.#writeBusy = false;
-    if (bytes.length > 0) this.#stream.write(bytes, this.#onWritten);
-    return this.#stream.writeQueueSize <= WRITE_HIGH_WATER_MARK;
+    this.#queue(bytes);
+    return !this.#backedUp();
   }
 
   /** Throw if nothing more can arrive because of an error or close. */
@@ -335,12 +345,34 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * @example
    * for await (const chunk of sock) process.stdout.write(chunk);
    */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array, void, undefined> {
-    for (;;) {
-      const chunk = await this.read();
-      if (chunk === null) return;
-      yield chunk;
-    }
+  [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array, void> {
+    // A plain iterator rather than an async generator: each step is one read() and no generator
+    // resumption, about 3 us less per chunk in the echo benchmark (bench/run.mjs).
+    let done = false;
+    const finished: IteratorReturnResult<void> = { done: true, value: undefined };
+    const iterator: AsyncIterableIterator<Uint8Array, void> = {
+      next: async () => {
+        if (done) return finished;
+        let chunk: Uint8Array | null;
+        try {
+          chunk = await this.read();
+        } catch (err) {
+          done = true;
+          throw err;
+        }
+        if (chunk === null) {
+          done = true;
+          return finished;
+        }
+        return { done: false, value: chunk };
+      },
+      return: async () => {
+        done = true;
+        return finished;
+      },
+      [Symbol.asyncIterator]: () => iterator,
+    };
+    return iterator;
   }
 
   // ---- writing -----------------------------------------------------------
@@ -357,7 +389,34 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#writeBusy = true;
   }
 
+  /** Hand `bytes` to the hub, counting them until its callback confirms (or fails) them. */
+  #queue(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    this.#unconfirmed += bytes.length;
+    this.#sizes.push(bytes.length);
+    this.#stream.write(bytes, this.#onWritten);
+  }
+
+  /**
+   * Too much unsent: the hub's queue is above the high-water mark, or that
+   * many bytes wait for the hub's confirmation. The second counts because a
+   * hub may drop its queue when the peer resets before telling us: a writer
+   * that never waited would then never learn of the failure, and spin.
+   */
+  #backedUp(): boolean {
+    return this.#stream.writeQueueSize > WRITE_HIGH_WATER_MARK || this.#unconfirmed > WRITE_HIGH_WATER_MARK;
+  }
+
   #onWritten = (err: Error | null): void => {
+    const size = this.#sizes[this.#sizesHead];
+    if (size !== undefined) {
+      this.#unconfirmed -= size;
+      this.#sizesHead++;
+      if (this.#sizesHead === this.#sizes.length) {
+        this.#sizes.length = 0;
+        this.#sizesHead = 0;
+      }
+    }
     if (err && !this.#isClosed && !this.#writeError) this.#writeError = err;
     this.#writeWaiter?.switch();
   };
@@ -388,8 +447,8 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     const bytes = toBytes(data);
     this.#beginWrite('write');
     try {
-      if (bytes.length > 0) this.#stream.write(bytes, this.#onWritten);
-      while (this.#stream.writeQueueSize > WRITE_HIGH_WATER_MARK) {
+      this.#queue(bytes);
+      while (this.#backedUp()) {
         await this.#waitWritable(new Waiter<void>('socket write'));
         if (this.#isClosed) throw socketClosedError('write');
         if (this.#writeError) throw this.#writeError;
@@ -443,7 +502,9 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#reading = false;
     this.#buffer.clear();
     this.#stream.close();
-    this.#readWaiter?.throw(socketClosedError('read'));
+    const reader = this.#readWaiter;
+    this.#readWaiter = undefined;
+    reader?.throw(socketClosedError('read'));
     this.#writeWaiter?.throw(socketClosedError('write'));
     this.#resolveClosed();
   }
