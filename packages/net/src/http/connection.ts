@@ -36,7 +36,11 @@ const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // What a header value must not hold on the wire: CR, LF, NUL (splitting) and chars beyond latin1.
 const BAD_OUT_VALUE = /[\r\n\0]|[^\0-\xff]/;
 const SIMPLE_TARGET = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
-const SIMPLE_HOST = /^[a-z0-9.-]+(?::[0-9]{1,5})?$/;
+// A Host the URL parser would keep as is (so the URL can be built by concatenation): lower-case
+// labels, the last one starting with a letter (else it is an IPv4 number to parse: `a.1`, `0x7f.1`),
+// no punycode (`xn--`), or a canonical dotted quad; a port 1-65535 without leading zeros.
+const SIMPLE_HOST =
+  /^(?:(?!(?:.*\.)?xn--)(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*|(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9]))(?::(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$/;
 const VALID_HOST = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~!$&'()*+,;=%]*)(?::[0-9]*)?$/;
 
 const STATUS_TEXT: Record<number, string> = {
@@ -268,6 +272,16 @@ export class Connection {
     const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.#buf = this.#buf.length === 0 ? bytes : Buffer.concat([this.#buf, bytes]);
     return true;
+  }
+
+  /** Whether bytes of a next request are already here. */
+  #hasBuffered(): boolean {
+    try {
+      this.#pull();
+    } catch {
+      return false; // closed or reset: nothing more will be answered
+    }
+    return this.#buf.length > 0;
   }
 
   /** Wait up to `ms` for more bytes and take them; false at end of stream. Throws `Timeout` (ETIMEDOUT). */
@@ -549,7 +563,8 @@ export class Connection {
 
   /** Send the handler's response, then finish the request body. */
   #finish(head: RequestHead, body: RequestBody | null, response: unknown): Outcome | Promise<Outcome> {
-    let keepAlive = head.keepAlive && !this.draining && !this.#peerEnded;
+    // A client that half-closed may still have pipelined requests buffered: answer those first.
+    let keepAlive = head.keepAlive && !this.draining && (!this.#peerEnded || this.#hasBuffered());
     let linger = false;
     // A body the handler did not read: drain it after the response if small, else close.
     if (body !== null && !body.done) {
@@ -896,6 +911,9 @@ class Fields {
 /** The request's absolute URL, as the platform's Request would spell it. */
 function requestUrl(scheme: 'http' | 'https', head: RequestHead, sock: Socket): string {
   const target = head.target;
+  if (head.method === 'CONNECT') {
+    throw new HttpError(501, 'ERR_HTTP_NOT_IMPLEMENTED', 'CONNECT is not supported by this server');
+  }
   let host = head.host;
   if (!VALID_HOST.test(host)) throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'invalid Host header');
   if (host === '') {
@@ -915,9 +933,6 @@ function requestUrl(scheme: 'http' | 'https', head: RequestHead, sock: Socket): 
   }
   if (/^https?:\/\//i.test(target)) return parsedUrl(target);
   if (target === '*' && head.method === 'OPTIONS') return parsedUrl(`${scheme}://${host}/*`);
-  if (head.method === 'CONNECT') {
-    throw new HttpError(501, 'ERR_HTTP_NOT_IMPLEMENTED', 'CONNECT is not supported by this server');
-  }
   throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'malformed request-target');
 }
 

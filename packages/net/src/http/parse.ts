@@ -46,8 +46,9 @@ export interface RequestHead {
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: HTAB, SP, VCHAR and obs-text only (no CR, LF, NUL or other controls).
 const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
-// A request-target: visible ASCII only (no spaces, controls or raw non-ASCII).
-const BAD_TARGET_CHAR = /[^\x21-\x7e]/;
+// A request-target: visible ASCII only (no spaces, controls or raw non-ASCII), and no `#` (a
+// fragment is never sent) or `\` (not a URI char; the URL parser would take it for `/`).
+const BAD_TARGET_CHAR = /[^\x21-\x7e]|[#\\]/;
 const DIGITS = /^[0-9]+$/;
 
 function bad(message: string): HttpError {
@@ -61,8 +62,11 @@ function bad(message: string): HttpError {
  * `maxHeaderBytes`).
  */
 export function headEnd(text: string, maxHeaderBytes: number): number {
-  const crlf = text.indexOf('\r\n\r\n');
-  const lf = text.indexOf('\n\n');
+  // Empty lines before the request line are skipped (as parseHead does), not taken for the end of a head.
+  let from = 0;
+  while (text.startsWith('\r\n', from)) from += 2;
+  const crlf = text.indexOf('\r\n\r\n', from);
+  const lf = text.indexOf('\n\n', Math.max(0, from - 1));
   if (lf >= 0 && (crlf < 0 || lf < crlf + 2)) throw bad('bare LF line ending in the request head');
   if (crlf >= 0) {
     return crlf + 4;
@@ -114,6 +118,10 @@ export function parseHead(text: string, maxHeaderBytes: number): RequestHead {
     throw new HttpError(414, 'ERR_HTTP_URI_TOO_LONG', `request-target over ${MAX_TARGET_BYTES} bytes`);
   }
   if (target.length === 0 || BAD_TARGET_CHAR.test(target)) throw bad('malformed request-target');
+  if (line.length > MAX_TARGET_BYTES + 32) {
+    // As headEnd() judges a request line still arriving (so the answer does not depend on how it was split).
+    throw new HttpError(414, 'ERR_HTTP_URI_TOO_LONG', `request line over ${MAX_TARGET_BYTES + 32} bytes`);
+  }
   let minor: 0 | 1;
   if (version === 'HTTP/1.1') minor = 1;
   else if (version === 'HTTP/1.0') minor = 0;
@@ -171,8 +179,7 @@ export function parseHead(text: string, maxHeaderBytes: number): RequestHead {
         break;
       case 14:
         if (name.toLowerCase() === 'content-length') {
-          if (contentLength !== undefined && contentLength !== value) throw bad('conflicting Content-Length');
-          contentLength = value;
+          contentLength = contentLength === undefined ? value : `${contentLength}, ${value}`;
         }
         break;
       case 17:
@@ -189,22 +196,27 @@ export function parseHead(text: string, maxHeaderBytes: number): RequestHead {
   if (transferEncoding !== undefined) {
     if (contentLength !== undefined) throw bad('both Transfer-Encoding and Content-Length');
     if (minor === 0) throw bad('Transfer-Encoding in an HTTP/1.0 request');
-    const codings = transferEncoding.toLowerCase().split(',');
-    const last = codings[codings.length - 1]!.trim();
+    // Empty list elements are ignored (RFC 9110 §5.6.1).
+    const codings = transferEncoding
+      .toLowerCase()
+      .split(',')
+      .map((c) => c.trim())
+      .filter((c) => c !== '');
+    const last = codings[codings.length - 1] ?? '';
     if (last !== 'chunked') {
       if (codings.length === 1 && TOKEN.test(last) && last !== 'identity') {
         throw new HttpError(501, 'ERR_HTTP_NOT_IMPLEMENTED', `transfer-coding ${last} is not supported`);
       }
       throw bad('chunked is not the final transfer-coding');
     }
-    const before = codings.slice(0, -1).map((c) => c.trim());
+    const before = codings.slice(0, -1);
     if (before.includes('chunked')) throw bad('chunked applied more than once');
     if (before.length > 0) {
       throw new HttpError(501, 'ERR_HTTP_NOT_IMPLEMENTED', `transfer-coding ${before[0]} is not supported`);
     }
     length = -1;
   } else if (contentLength !== undefined) {
-    // A list of identical values ("5, 5") is valid (RFC 9110 §8.6); anything else is not.
+    // Repeated fields or a list of identical values ("5, 5") are valid (RFC 9110 §8.6); anything else is not.
     const values = contentLength.split(',').map((v) => v.trim());
     if (!values.every((v) => v === values[0]) || !DIGITS.test(values[0]!) || values[0]!.length > 15) {
       throw bad('invalid Content-Length');
