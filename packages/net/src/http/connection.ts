@@ -908,6 +908,14 @@ class Fields {
   }
 }
 
+// Clients send the same Host on every request: remember the last one that passed the check.
+let lastSimpleHost = '';
+function isSimpleHost(host: string): boolean {
+  if (!SIMPLE_HOST.test(host)) return false;
+  lastSimpleHost = host;
+  return true;
+}
+
 /** The request's absolute URL, as the platform's Request would spell it. */
 function requestUrl(scheme: 'http' | 'https', head: RequestHead, sock: Socket): string {
   const target = head.target;
@@ -915,7 +923,7 @@ function requestUrl(scheme: 'http' | 'https', head: RequestHead, sock: Socket): 
     throw new HttpError(501, 'ERR_HTTP_NOT_IMPLEMENTED', 'CONNECT is not supported by this server');
   }
   let host = head.host;
-  if (!VALID_HOST.test(host)) throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'invalid Host header');
+  if (host !== lastSimpleHost && !VALID_HOST.test(host)) throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'invalid Host header');
   if (host === '') {
     const local = sock.localAddress;
     host = local.family === 'IPv6' ? `[${local.address}]:${local.port}` : `${local.address}:${local.port}`;
@@ -924,7 +932,7 @@ function requestUrl(scheme: 'http' | 'https', head: RequestHead, sock: Socket): 
     if (
       SIMPLE_TARGET.test(target) &&
       !target.includes('/.') &&
-      SIMPLE_HOST.test(host) &&
+      (host === lastSimpleHost || isSimpleHost(host)) &&
       !host.endsWith(scheme === 'http' ? ':80' : ':443')
     ) {
       return `${scheme}://${host}${target}`;
