@@ -6,23 +6,10 @@
 // connections are accepted and reading (after a gc(), when --expose-gc is on),
 // so that the parent can read the process's RSS. The hub servers are written
 // directly on the hub contract: createHub, listen, readStart -> write back.
-import net from 'node:net';
+import { announce, holdCounter, netEchoServer } from '../../../bench/lib/echo-process.mjs';
 
 const [kind, holdArg] = process.argv.slice(2);
-const hold = Number(holdArg ?? 0);
-let accepted = 0;
-
-function settleThenSay(line) {
-  globalThis.gc?.();
-  setTimeout(() => {
-    globalThis.gc?.();
-    process.stdout.write(`${line}\n`);
-  }, 300);
-}
-
-function counted() {
-  if (hold > 0 && ++accepted === hold) settleThenSay('held');
-}
+const counted = holdCounter(Number(holdArg ?? 0));
 
 async function hubServer(pkg) {
   const { createHub } = await import(pkg);
@@ -39,23 +26,8 @@ async function hubServer(pkg) {
   return listener.address.port;
 }
 
-function netServer() {
-  return new Promise((resolve) => {
-    const server = net.createServer({ noDelay: true }, (socket) => {
-      socket.on('data', (chunk) => socket.write(chunk));
-      socket.on('error', () => socket.destroy());
-      counted();
-    });
-    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
-  });
-}
-
 const port =
   kind === 'net'
-    ? await netServer()
+    ? await netEchoServer(counted)
     : await hubServer(kind === 'libev' ? '@greenhub/hub-libev' : '@greenhub/hub-pure');
-globalThis.gc?.();
-process.stdout.write(`${JSON.stringify({ port })}\n`);
-// The parent ends this process with SIGTERM; a closed stdin ends it too.
-process.stdin.on('end', () => process.exit(0));
-process.stdin.resume();
+announce(port);

@@ -1,5 +1,6 @@
-/* The load client shared by every server in bench/run.mjs, compiled with cc at
- * bench time. One thread, epoll, loopback only.
+/* The TCP load client of the network benchmarks (packages/hub-libev/bench and
+ * packages/net/bench), compiled with cc at bench time by bench/lib/load-client.mjs.
+ * One thread, epoll, loopback only.
  *
  *   client echo PORT CONNS WARMUP_MS RUN_MS
  *     CONNS connections, each a ping-pong of 64-byte messages: the next message

@@ -1,0 +1,57 @@
+// The parts every echo server process of the network benchmarks shares (see
+// load-client.mjs for what the parent expects of one): the Node `net` echo
+// server that is their baseline, the "held" report of idle-connection runs,
+// and the {"port":..} line.
+import net from 'node:net';
+
+function settleThenSay(line) {
+  globalThis.gc?.();
+  setTimeout(() => {
+    globalThis.gc?.();
+    process.stdout.write(`${line}\n`);
+  }, 300);
+}
+
+/**
+ * Count connections for an idle-connection run.
+ *
+ * @param hold how many connections to wait for (0: none, never reports)
+ * @returns a function to call once per connection; after the `hold`-th call it
+ *   prints "held" once the process settled (300 ms, with a gc() before and
+ *   after when --expose-gc is on).
+ */
+export function holdCounter(hold) {
+  let accepted = 0;
+  return () => {
+    if (hold > 0 && ++accepted === hold) settleThenSay('held');
+  };
+}
+
+/**
+ * The baseline: an echo server on Node's `net`, listening on 127.0.0.1, no Nagle.
+ *
+ * @param onConnection called once per accepted connection
+ * @returns the port
+ */
+export function netEchoServer(onConnection) {
+  return new Promise((resolve) => {
+    const server = net.createServer({ noDelay: true }, (socket) => {
+      socket.on('data', (chunk) => socket.write(chunk));
+      socket.on('error', () => socket.destroy());
+      onConnection();
+    });
+    server.listen(0, '127.0.0.1', () => resolve(server.address().port));
+  });
+}
+
+/**
+ * Tell the parent where the server listens: one JSON line `{ port, ...more }`
+ * (after a gc(), so an idle run's RSS starts from a settled heap). The parent
+ * ends the process with SIGTERM; a closed stdin ends it too.
+ */
+export function announce(port, more = {}) {
+  globalThis.gc?.();
+  process.stdout.write(`${JSON.stringify({ port, ...more })}\n`);
+  process.stdin.on('end', () => process.exit(0));
+  process.stdin.resume();
+}

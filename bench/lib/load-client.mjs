@@ -1,0 +1,87 @@
+// The C load client (bench/lib/client.c) and the two measurements made with
+// it against a server process: echo round trips per second, and RSS per idle
+// connection. The server is any process that prints {"port":..} once
+// listening and, when asked to hold N connections, "held" once it has them
+// (after a gc()). The client runs on core 1, the server should be on core 0.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { cpuMs, rssKb, start, stop, waitLine } from './harness.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** Compile client.c into a temporary directory (removed on exit) and return the binary's path. */
+export function buildClient() {
+  const tmp = mkdtempSync(path.join(os.tmpdir(), 'greenhub-bench-'));
+  process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+  const client = path.join(tmp, 'client');
+  execFileSync('cc', ['-O2', '-Wall', '-o', client, path.join(here, 'client.c')], { stdio: 'inherit' });
+  return client;
+}
+
+/**
+ * Start a server process with {@link start} and wait for its {"port":..} line.
+ *
+ * @returns what `start` returned, plus `port` and `info` (that line, parsed).
+ */
+export async function startServer(argv, opts, what) {
+  const server = start(argv, opts);
+  const info = JSON.parse(await waitLine(server, (l) => l.startsWith('{'), what));
+  return { ...server, port: info.port, info };
+}
+
+/**
+ * One echo run: `conns` connections of 64-byte ping-pong against a fresh server.
+ *
+ * @param startOne async () => a started server (see {@link startServer}); stopped afterwards
+ * @returns `{ value: round trips/s, clientCpu, serverUsPerRt }`
+ */
+export async function echoRun(client, startOne, conns, { warmupMs, runMs }) {
+  const server = await startOne();
+  try {
+    const argv = [client, 'echo', String(server.port), String(conns), String(warmupMs), String(runMs)];
+    const load = start(argv, { cpu: 1 });
+    // The server's CPU time over the client's measuring window: a steadier figure than round trips/s
+    // on a shared 2-core VM, where wake-up latency between cores dominates at low concurrency.
+    let cpuFrom = 0;
+    const mark = setTimeout(() => {
+      cpuFrom = cpuMs(server.child.pid);
+    }, warmupMs);
+    const line = await waitLine(load, (l) => l.startsWith('{'), 'load client');
+    const serverCpu = cpuMs(server.child.pid) - cpuFrom;
+    clearTimeout(mark);
+    await load.child.done;
+    const { rps, cpu } = JSON.parse(line);
+    return { value: rps, clientCpu: cpu, serverUsPerRt: (serverCpu * 1000) / (rps * (runMs / 1000)) };
+  } finally {
+    await stop(server.child);
+  }
+}
+
+/**
+ * One idle run: the server's RSS growth per connection once the client holds `conns` idle connections.
+ *
+ * @param startOne async () => a started server told to hold `conns` connections; stopped afterwards
+ * @returns `{ value: bytes per connection }`
+ */
+export async function idleRun(client, startOne, conns) {
+  const server = await startOne();
+  let holder;
+  try {
+    const before = rssKb(server.child.pid);
+    holder = start([client, 'hold', String(server.port), String(conns)], { cpu: 1 });
+    await waitLine(holder, (l) => l === 'held', 'client holding connections');
+    await waitLine(server, (l) => l === 'held', 'server accepting');
+    const after = rssKb(server.child.pid);
+    return { value: ((after - before) * 1024) / conns };
+  } finally {
+    // The server closes first, so TIME_WAIT lands on its side and the client's ports are reusable.
+    await stop(server.child);
+    if (holder) {
+      holder.child.stdin.end();
+      await stop(holder.child);
+    }
+  }
+}

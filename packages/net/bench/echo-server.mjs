@@ -1,0 +1,44 @@
+// One echo server of the benchmark, run in its own process by bench/run.mjs:
+//
+//   node echo-server.mjs <net|greenhub> [HOLD]
+//
+// `greenhub` is a StreamServer written as a user would write it: run() from
+// @greenhub/core, one handler greenlet per connection, on the hub that
+// GREENHUB_HUB names (the parent sets it). `net` is the Node `net` baseline.
+// Prints {"port":..,"hub":..} once listening. With HOLD, prints "held" once
+// HOLD handlers are running, each blocked reading its socket (after a gc(),
+// when --expose-gc is on), so that the parent can read the process's RSS.
+import { announce, holdCounter, netEchoServer } from '../../../bench/lib/echo-process.mjs';
+
+const [kind, holdArg] = process.argv.slice(2);
+const counted = holdCounter(Number(holdArg ?? 0));
+
+if (kind === 'net') {
+  announce(await netEchoServer(counted), { hub: 'node:net' });
+} else {
+  const { getHub, run } = await import('@greenhub/core');
+  const { StreamServer } = await import('@greenhub/net');
+  try {
+    // SIGTERM from the parent kills main: serveForever() stops the server, run() settles.
+    await run(async () => {
+      const server = new StreamServer({ host: '127.0.0.1', port: 0 }, async (sock) => {
+        sock.setNoDelay();
+        counted();
+        try {
+          for await (const chunk of sock) await sock.write(chunk);
+        } catch (err) {
+          // The load client exits with connections open, as node:net's 'error' handler ignores too.
+          if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
+        }
+      });
+      await server.start();
+      announce(server.address.port, { hub: getHub().name });
+      await server.serveForever();
+    });
+  } catch (err) {
+    console.error(err);
+    process.exitCode = 1;
+  } finally {
+    process.exit(); // announce() keeps stdin open
+  }
+}

@@ -1,0 +1,132 @@
+// Benchmarks of issue 5 (not tests: never in CI): StreamServer, as a user
+// writes it, against Node's `net`, measured in the same run; only the ratios
+// are meant to be compared across machines.
+//
+//   node bench/run.mjs           the full run (3 to 5 minutes), median of 3 runs each
+//   node bench/run.mjs --quick   a short smoke run: 1 run each, smaller counts
+//
+// 1. TCP echo, 64-byte ping-pong at 1, 50 and 200 connections: a StreamServer
+//    echo server (bench/echo-server.mjs: run(), one handler greenlet per
+//    connection doing `for await (const chunk of sock) await sock.write(chunk)`)
+//    on hub-libev and on hub-pure (GREENHUB_HUB), and a Node `net` echo server
+//    (the baseline), each in its own process, all driven by the C load client
+//    of bench/lib/client.c at the repo root (compiled with cc) in another
+//    process. Server and client are pinned to different cores when taskset is
+//    there; on a 2-core machine that is the best there is.
+// 2. RSS per idle connection: server RSS growth / connections, after gc(),
+//    with 10,000 idle connections held open by the client process, each held
+//    by a handler greenlet blocked reading its socket.
+//
+// Runs of different contenders are interleaved. Loopback only; every process
+// started here is killed on exit or failure. Needs `npm run build` of core,
+// sync, net and the hubs, and cc for the client.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableHubs } from '@greenhub/core';
+import { interleaved, killAll, machine, pinnable, quick, Results } from '../../../bench/lib/harness.mjs';
+import { buildClient, echoRun, idleRun, startServer } from '../../../bench/lib/load-client.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cwd = path.join(here, '..');
+const REPEATS = quick ? 1 : 3;
+const ECHO = { conns: [1, 50, 200], warmupMs: quick ? 200 : 500, runMs: quick ? 500 : 2000 };
+const IDLE_CONNS = quick ? 2000 : 10_000;
+const HUBS = ['libev', 'pure'];
+/** hub → the least echo throughput, as a multiple of node:net's, that meets issue 5's target. */
+const ECHO_TARGET = { libev: 1.0, pure: 0.8 };
+/** The most server memory per idle connection on hub-libev that meets issue 5's target. */
+const IDLE_TARGET_BYTES = 4 * 1024;
+const LABELS = { net: 'node:net', libev: 'StreamServer, hub-libev', pure: 'StreamServer, hub-pure' };
+
+// ---- the measurements -------------------------------------------------------------------------------------
+
+async function echoServer(kind, holdConns) {
+  const argv = [
+    process.execPath,
+    ...(holdConns ? ['--expose-gc'] : []),
+    path.join(here, 'echo-server.mjs'),
+    kind === 'net' ? 'net' : 'greenhub',
+  ];
+  if (holdConns) argv.push(String(holdConns));
+  const env = kind === 'net' ? undefined : { GREENHUB_HUB: kind };
+  const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
+  const expected = kind === 'net' ? 'node:net' : kind;
+  if (server.info.hub !== expected) throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
+  return server;
+}
+
+// ---- results ----------------------------------------------------------------------------------------------
+
+const results = new Results();
+
+function targets(servers) {
+  const out = [];
+  for (const conns of ECHO.conns) {
+    const parts = servers
+      .filter((kind) => kind !== 'net')
+      .map((kind) => {
+        const { ratio } = results.get(`echo ${conns} conn`, kind);
+        const goal = ECHO_TARGET[kind];
+        return `hub-${kind} ${ratio.toFixed(2)}x node:net (target >= ${goal.toFixed(1)}x: ${ratio >= goal ? 'met' : 'MISSED'})`;
+      });
+    out.push(`echo at ${conns}: ${parts.join(', ')}`);
+  }
+  const parts = servers
+    .filter((kind) => kind !== 'net')
+    .map((kind) => {
+      const { median, ratio } = results.get('idle conn RSS', kind);
+      const kb = `${(median / 1024).toFixed(2)} KB/conn`;
+      const goal =
+        kind === 'libev'
+          ? ` (target <= ${IDLE_TARGET_BYTES / 1024} KB: ${median <= IDLE_TARGET_BYTES ? 'met' : 'MISSED'})`
+          : '';
+      return `hub-${kind} ${kb}${goal}, ${ratio.toFixed(2)}x node:net`;
+    });
+  out.push(`idle RSS: ${parts.join('; ')}`);
+  return out;
+}
+
+// ---- main -------------------------------------------------------------------------------------------------
+
+async function main() {
+  const servers = ['net'];
+  for (const hub of availableHubs().filter((h) => HUBS.includes(h.name))) {
+    if (hub.available) servers.push(hub.name);
+    else console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
+  }
+  const client = buildClient();
+  const startedAt = new Date();
+
+  for (const conns of ECHO.conns) {
+    const runs = await interleaved(servers, REPEATS, (kind) =>
+      echoRun(client, () => echoServer(kind), conns, ECHO),
+    );
+    results.add(`echo ${conns} conn`, 'round trips/s', runs, 'net', LABELS);
+  }
+  {
+    const runs = await interleaved(servers, REPEATS, (kind) =>
+      idleRun(client, () => echoServer(kind, IDLE_CONNS), IDLE_CONNS),
+    );
+    results.add('idle conn RSS', 'bytes/conn', runs, 'net', LABELS);
+  }
+
+  console.log(`\n@greenhub/net benchmarks${quick ? ' (--quick)' : ''}: ${machine()}`);
+  console.log(
+    `started ${startedAt.toISOString()}, median of ${REPEATS} (min-max); echo ${ECHO.runMs} ms after ${ECHO.warmupMs} ms warm-up per run;` +
+      ` ${IDLE_CONNS} idle connections`,
+  );
+  console.log(
+    `server and client ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'}; ratio = median / baseline median` +
+      ' (echo: higher is better; RSS: lower is better); server us/rt = server CPU time per round trip (median);' +
+      ' client cpu = busiest run of the load client (100% = the client is the bottleneck); load>1 = 1-min load average above 1 when a run started\n',
+  );
+  results.print();
+  console.log('');
+  for (const t of targets(servers)) console.log(t);
+}
+
+main().catch((err) => {
+  console.error(err);
+  killAll();
+  process.exit(1);
+});
