@@ -30,7 +30,7 @@ for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
     process.exit(130);
   });
 
-function hasCommand(cmd) {
+export function hasCommand(cmd) {
   try {
     execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
     return true;

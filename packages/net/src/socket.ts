@@ -582,6 +582,36 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     return this.#writable;
   }
 
+  /** The `net.Socket` members a driver handed a Duplex may call (see {@link Socket.toNodeStream}). */
+  #socketLike(duplex: Duplex) {
+    const self = (): Duplex => duplex;
+    return {
+      remoteAddress: this.remoteAddress.address,
+      remotePort: this.remoteAddress.port,
+      remoteFamily: this.remoteAddress.family,
+      localAddress: this.localAddress.address,
+      localPort: this.localAddress.port,
+      setNoDelay: (on = true) => {
+        this.setNoDelay(on);
+        return self();
+      },
+      setKeepAlive: (on = false, delayMs?: number) => {
+        this.setKeepAlive(on, delayMs);
+        return self();
+      },
+      setTimeout: self,
+      ref: self,
+      unref: self,
+      connect: () => {
+        process.nextTick(() => {
+          duplex.emit('connect');
+          duplex.emit('ready');
+        });
+        return self();
+      },
+    };
+  }
+
   /**
    * A Node `Duplex` over this socket, for `node:tls`, database drivers and
    * `node:repl`. Its reads and writes run in two greenlets of its own (named
@@ -591,13 +621,27 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * write greenlet writes queued chunks in order and calls each write's
    * callback once the socket took it. Destroying the Duplex closes the
    * socket; closing the socket ends both greenlets, ends the readable side
-   * (`'end'`) and fails later writes with `ERR_SOCKET_CLOSED`.
+   * (`'end'`) and fails later writes with `ERR_SOCKET_CLOSED` (or, unless
+   * half-open, Node's `ERR_STREAM_WRITE_AFTER_END`, the writable side having
+   * ended with the readable one).
    *
+   *
+   * Like a `net.Socket` it is not half-open by default: when the peer ends,
+   * the Duplex ends its writable side too and emits `'close'` (database
+   * drivers learn that the server left from `'close'`); pass
+   * `allowHalfOpen: true` to keep writing after the peer's end. It also has
+   * the `net.Socket` members drivers call on a socket they were handed:
+   * `setNoDelay()`, `setKeepAlive()` (passed to this socket), `setTimeout()`,
+   * `ref()`, `unref()` (no-ops), `connect()` (already connected: emits
+   * `'connect'` and `'ready'` on the next tick), and the address properties.
+   *
+   * @param opts.allowHalfOpen keep the writable side open after the peer's end (default false).
    * @returns a new Duplex; use one adapter at a time (each reads the socket).
    * @example
    * const tlsSocket = tls.connect({ socket: sock.toNodeStream(), servername: 'example.com' });
+   * const client = new pg.Client({ stream: sock.toNodeStream() });
    */
-  toNodeStream(): Duplex {
+  toNodeStream(opts?: { allowHalfOpen?: boolean }): Duplex {
     type Job =
       | { chunk: Uint8Array; cb: (err?: Error | null) => void }
       | { end: (err?: Error | null) => void };
@@ -613,6 +657,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
       writeWake?.switch();
     };
     const duplex: Duplex = new Duplex({
+      allowHalfOpen: opts?.allowHalfOpen ?? false,
       read: () => {
         wanted = true;
         readWake?.switch();
@@ -693,7 +738,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
       }
     });
     writer.name = 'node stream write';
-    return duplex;
+    return Object.assign(duplex, this.#socketLike(duplex));
   }
 }
 

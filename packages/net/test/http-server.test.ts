@@ -402,6 +402,33 @@ describeEachHub('HttpServer', () => {
     await until(() => aborted, 'request.signal to abort');
   });
 
+  it('reports nothing when a handler gives up through request.signal because the client left', async () => {
+    const lines: string[] = [];
+    const started = new Event();
+    let gaveUp: unknown;
+    const port = await start(
+      async (req) => {
+        started.set();
+        try {
+          await sleep(5000, { signal: req.signal });
+        } catch (err) {
+          gaveUp = err;
+          throw err;
+        }
+        return new FastResponse('too late');
+      },
+      { log: (line) => lines.push(line) },
+    );
+    const c = await client(port);
+    c.send(request('GET', '/'));
+    await started.wait(3000);
+    c.close();
+    await until(() => lines.length === 1, 'the access-log line');
+    expect((gaveUp as Error).name).toBe('AbortError');
+    expect(lines[0]).toMatch(/"GET \/ HTTP\/1\.1" 499 - /);
+    expect(errors).toEqual([]);
+  });
+
   it('closes an idle keep-alive connection after keepAliveTimeout', async () => {
     const port = await start(() => new FastResponse('ok'), { keepAliveTimeout: 150 });
     const c = await client(port);

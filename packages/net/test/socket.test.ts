@@ -323,6 +323,37 @@ describeEachHub('Socket', () => {
     expect(duplex.destroyed).toBe(true);
   });
 
+  it('toNodeStream() acts like a net.Socket for drivers: not half-open, closes when the peer ends', async () => {
+    const [a, b] = await pair();
+    const duplex = a.toNodeStream();
+    const events: string[] = [];
+    for (const e of ['connect', 'ready', 'end', 'finish', 'close']) duplex.on(e, () => events.push(e));
+    expect(duplex.allowHalfOpen).toBe(false);
+    const like = duplex as unknown as Record<string, unknown> & { connect(): unknown; setNoDelay(): unknown };
+    expect(like.remotePort).toBe(a.remoteAddress.port);
+    expect(like.localAddress).toBe('127.0.0.1');
+    expect(like.setNoDelay()).toBe(duplex);
+    expect(like.connect()).toBe(duplex);
+    duplex.resume();
+    await b.end(); // the peer leaves without a word
+    for (let i = 0; i < 200 && !events.includes('close'); i++) await sleep(5);
+    expect(events).toEqual(['connect', 'ready', 'end', 'finish', 'close']);
+    await a.closed;
+    b.close();
+
+    // allowHalfOpen: true keeps the writable side for a reply after the peer's end.
+    const [c, d] = await pair();
+    const half = c.toNodeStream({ allowHalfOpen: true });
+    const ended = new Promise<void>((resolve) => half.on('end', resolve));
+    half.resume();
+    await d.end();
+    await ended;
+    half.end('late reply');
+    expect(text(await d.readExactly(10))).toBe('late reply');
+    half.destroy();
+    d.close();
+  });
+
   it('toNodeStream() keeps flowing when a greenlet using it is killed or a Timeout fires on main', async () => {
     const [a, b] = await pair();
     const duplex = a.toNodeStream();
@@ -373,7 +404,8 @@ describeEachHub('Socket', () => {
 
   it('closing the socket under toNodeStream() ends its greenlets and the Duplex', async () => {
     const [a, b] = await pair();
-    const duplex = a.toNodeStream();
+    // Half-open, so the Duplex's writable side outlives the end and a late write meets the closed socket.
+    const duplex = a.toNodeStream({ allowHalfOpen: true });
     const ended = new Promise<void>((resolve) => duplex.on('end', resolve));
     duplex.resume();
     expect(Greenlet._live().filter((g) => g.name.startsWith('node stream')).length).toBe(2);

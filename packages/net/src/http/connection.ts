@@ -28,6 +28,9 @@ export interface ServeInfo {
 /** A fetch-style handler: a WHATWG Request in, a Response (or a promise of one) out. */
 export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
 
+/** The status logged for a request whose client left before its response (nginx's 499). */
+const CLIENT_GONE = 499;
+
 /** Unread body bytes drained after a response so the connection can be kept; more closes it. */
 const DRAIN_LIMIT = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -557,6 +560,10 @@ export class Connection {
       await this.#refuse(err);
       return refused(err);
     }
+    if (this.#aborted && (err === this.#controller?.signal.reason || (err as Error)?.name === 'AbortError')) {
+      // The client left and the handler gave up through request.signal, as it should: nothing to report.
+      return { status: CLIENT_GONE, bytes: '-', keepAlive: false, linger: false };
+    }
     reportError(err, `${getcurrent().name} fetch handler`);
     return this.#finish(head, body, internalError());
   }
@@ -923,7 +930,8 @@ function requestUrl(scheme: 'http' | 'https', head: RequestHead, sock: Socket): 
     throw new HttpError(501, 'ERR_HTTP_NOT_IMPLEMENTED', 'CONNECT is not supported by this server');
   }
   let host = head.host;
-  if (host !== lastSimpleHost && !VALID_HOST.test(host)) throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'invalid Host header');
+  if (host !== lastSimpleHost && !VALID_HOST.test(host))
+    throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'invalid Host header');
   if (host === '') {
     const local = sock.localAddress;
     host = local.family === 'IPv6' ? `[${local.address}]:${local.port}` : `${local.address}:${local.port}`;
