@@ -503,6 +503,33 @@ describeEachHub('HttpServer', () => {
     await c.waitEnd();
   });
 
+  it('aborts request.signal when stop() kills the handler, so a handler on a plain promise ends too', async () => {
+    const started = new Event();
+    let reason: unknown;
+    const server = await serve({
+      port: 0,
+      fetch: (req) =>
+        new Promise<Response>((_, reject) => {
+          started.set();
+          req.signal.addEventListener('abort', () => {
+            reason = req.signal.reason;
+            reject(req.signal.reason);
+          });
+        }),
+    });
+    servers.push(server);
+    const c = await client(server.address.port);
+    c.send(request('GET', '/'));
+    await started.wait(3000);
+    const t0 = performance.now();
+    await server.stop(100);
+    expect(performance.now() - t0).toBeLessThan(1500);
+    expect(reason).toBeInstanceOf(GreenletExit);
+    expect(server.handlerCount).toBe(0);
+    await c.waitEnd();
+    expect(errors).toEqual([]);
+  });
+
   it('writes a pywsgi-style access-log line per request when asked', async () => {
     const lines: string[] = [];
     const port = await start(() => new FastResponse('12345'), { log: (line) => lines.push(line) });

@@ -3,7 +3,7 @@
 // Requests on a connection are handled one after the other, so pipelined
 // requests are answered in order.
 
-import { getcurrent, reportError, type SocketAddress } from '@greenhub/core';
+import { type Greenlet, getcurrent, reportError, type SocketAddress } from '@greenhub/core';
 import { onPeerEnd, type Socket } from '../socket.js';
 import { HttpError, headEnd, parseHead, type RequestHead } from './parse.js';
 import { type BodySource, IncomingRequest } from './request.js';
@@ -244,6 +244,10 @@ export class Connection {
   draining = false;
   #continuePending = false;
   #controller: AbortController | undefined;
+  /** Removes the request signal's link to the greenlet's (set while a request's signal exists). */
+  #unlinkKill: (() => void) | undefined;
+  /** The greenlet serving this connection. */
+  #greenlet: Greenlet<unknown> | undefined;
   #aborted = false;
 
   constructor(sock: Socket, fetch: FetchHandler, settings: HttpSettings) {
@@ -411,6 +415,23 @@ export class Connection {
    * at once with a string or bytes — runs without a single await.
    */
   async serve(): Promise<void> {
+    this.#greenlet = getcurrent();
+    try {
+      await this.#serveRequests();
+    } finally {
+      this.#endRequest();
+    }
+  }
+
+  /** Forget the request that ended: its signal and the link from the greenlet's. */
+  #endRequest(): void {
+    this.#unlinkKill?.();
+    this.#unlinkKill = undefined;
+    this.#controller = undefined;
+    this.#aborted = false;
+  }
+
+  async #serveRequests(): Promise<void> {
     for (let first = true; ; first = false) {
       if (this.draining) return;
       let head: RequestHead | null | undefined;
@@ -441,8 +462,7 @@ export class Connection {
       let result = this.#handle(head);
       if (result instanceof Promise) result = await result;
       this.busy = false;
-      this.#controller = undefined;
-      this.#aborted = false;
+      this.#endRequest();
       if (this.settings.log) this.#logLine(head, result.status, result.bytes, started);
       if (!result.keepAlive) {
         if (result.linger) await this.#lingeringClose();
@@ -503,8 +523,20 @@ export class Connection {
 
   #signal = (): AbortSignal => {
     if (this.#controller === undefined) {
-      this.#controller = new AbortController();
-      if (this.#aborted) this.#controller.abort();
+      const controller = new AbortController();
+      this.#controller = controller;
+      if (this.#aborted) controller.abort();
+      else {
+        // Killing the connection's greenlet (stop() running out of time) aborts the request too, so a
+        // handler waiting on something greenhub does not know (a plain promise) can still give up.
+        const greenlet = this.#greenlet!.signal;
+        if (greenlet.aborted) controller.abort(greenlet.reason);
+        else {
+          this.#unlinkKill = () => greenlet.removeEventListener('abort', onKill);
+          const onKill = () => controller.abort(greenlet.reason);
+          greenlet.addEventListener('abort', onKill, { once: true });
+        }
+      }
     }
     return this.#controller.signal;
   };
