@@ -442,13 +442,15 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   }
 
   /**
-   * Too much unsent: the hub's queue is above the high-water mark, or that
-   * many bytes wait for the hub's confirmation. The second counts because a
-   * hub may drop its queue when the peer resets before telling us: a writer
-   * that never waited would then never learn of the failure, and spin.
+   * Too much unsent: more than the high-water mark handed to the hub and not
+   * yet confirmed by its write callback. That covers the hub's own queue
+   * (`writeQueueSize`: queued bytes are unconfirmed too) without asking the
+   * hub on every write, and a hub that drops its queue when the peer resets
+   * before telling us: a writer that never waited would never learn of the
+   * failure, and spin.
    */
   #backedUp(): boolean {
-    return this.#stream.writeQueueSize > WRITE_HIGH_WATER_MARK || this.#unconfirmed > WRITE_HIGH_WATER_MARK;
+    return this.#unconfirmed > WRITE_HIGH_WATER_MARK;
   }
 
   #onWritten = (err: Error | null): void => {
