@@ -75,6 +75,8 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   #unconfirmed = 0;
   #sizes: number[] = [];
   #sizesHead = 0;
+  /** Bytes were written with `_send()` (no callback): only the hub's `writeQueueSize` counts them. */
+  #uncounted = false;
   #resolveClosed: () => void = () => {};
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
@@ -182,7 +184,11 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   }
 
   /**
-   * @internal Queue `bytes` without waiting.
+   * @internal Queue `bytes` without waiting and without a completion callback
+   * (one call from the hub less per write): for a caller that reads next, as
+   * the HTTP server does after a response, and so learns of a broken
+   * connection from the read. Later `write()`s count these bytes through the
+   * hub's `writeQueueSize`.
    * @returns true while the hub's queue is at or below the high-water mark;
    *   false when the caller should `await write(EMPTY)` before sending more.
    * @throws as `write()` does before queueing.
@@ -190,8 +196,9 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   _send(bytes: Uint8Array): boolean {
     this.#beginWrite('write');
     this.#writeBusy = false;
-    this.#queue(bytes);
-    return !this.#backedUp();
+    this.#uncounted = true;
+    if (bytes.length > 0) this.#stream.write(bytes);
+    return this.#stream.writeQueueSize <= WRITE_HIGH_WATER_MARK;
   }
 
   /** Throw if nothing more can arrive because of an error or close. */
@@ -450,7 +457,10 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * failure, and spin.
    */
   #backedUp(): boolean {
-    return this.#unconfirmed > WRITE_HIGH_WATER_MARK;
+    return (
+      this.#unconfirmed > WRITE_HIGH_WATER_MARK ||
+      (this.#uncounted && this.#stream.writeQueueSize > WRITE_HIGH_WATER_MARK)
+    );
   }
 
   #onWritten = (err: Error | null): void => {
