@@ -91,6 +91,17 @@ const STATUS_TEXT: Record<number, string> = {
   505: 'HTTP Version Not Supported',
 };
 
+const STATUS_LINES = new Map<number, string>();
+/** `HTTP/1.1 200 OK\r\n` and the like, made once per status. */
+function statusLine(status: number): string {
+  let line = STATUS_LINES.get(status);
+  if (line === undefined) {
+    line = `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? ''}\r\n`;
+    STATUS_LINES.set(status, line);
+  }
+  return line;
+}
+
 // The Date header, formatted at most once a second.
 let dateSecond = 0;
 let dateValue = '';
@@ -686,7 +697,7 @@ export class Connection {
     const isHead = head.method === 'HEAD';
     const noBody = isHead || status === 204 || status === 304 || status < 200;
     let keepAlive = keepAliveWanted && !out.close;
-    let text = `HTTP/1.1 ${status} ${out.statusText || STATUS_TEXT[status] || ''}\r\n${out.fields}`;
+    let text = (out.statusText ? `HTTP/1.1 ${status} ${out.statusText}\r\n` : statusLine(status)) + out.fields;
     if (!out.hasDate) text += `date: ${httpDate()}\r\n`;
     const content = out.content;
     const length = out.bodyLength;
@@ -865,8 +876,10 @@ function outgoing(response: Response): Outgoing {
           for (const name of Object.keys(init))
             fields.add(name, String((init as Record<string, unknown>)[name]));
       }
-      if (!fields.hasType && fast.defaultType && content !== null)
-        fields.add('content-type', fast.defaultType);
+      if (!fields.hasType && fast.defaultType && content !== null) {
+        fields.text += `content-type: ${fast.defaultType}\r\n`; // ours: nothing to check
+        fields.hasType = true;
+      }
       return fields.done(fast.status, fast.statusText, content);
     }
   }
