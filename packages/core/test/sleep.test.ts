@@ -4,7 +4,7 @@ import { captureReportedErrors, describeEachHub } from '../src/testing/index.js'
 
 describeEachHub('sleep and idle', () => {
   // Greenlets failing on purpose report to this list instead of stderr.
-  const reported = captureReportedErrors();
+  captureReportedErrors();
 
   it('sleep(ms) never returns early', async () => {
     for (const ms of [1, 5, 15, 30]) {

@@ -14,7 +14,7 @@ function fired(t: Timeout): Promise<void> {
 
 describeEachHub('Timeout', () => {
   // Greenlets failing on purpose report to this list instead of stderr.
-  const reported = captureReportedErrors();
+  captureReportedErrors();
 
   it('a Timeout is not started on construction', async () => {
     const t = new Timeout(5);

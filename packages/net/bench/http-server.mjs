@@ -15,7 +15,7 @@ const kind = process.argv[2];
 const HELLO = 'Hello, world!';
 
 if (kind === 'node') {
-  const server = http.createServer((req, res) => {
+  const server = http.createServer((_req, res) => {
     res.writeHead(200, { 'content-type': 'text/plain;charset=UTF-8' });
     res.end(HELLO);
   });

@@ -28,7 +28,6 @@ import {
   Results,
   start,
   stop,
-  waitLine,
 } from '../../../bench/lib/harness.mjs';
 import { startServer } from '../../../bench/lib/load-client.mjs';
 

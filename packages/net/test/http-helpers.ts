@@ -20,7 +20,6 @@ export class RawClient {
   readonly socket: net.Socket;
   #buf = Buffer.alloc(0);
   #ended = false;
-  #closed = false;
   #wake: (() => void) | undefined;
   readonly timeoutMs: number;
 
@@ -36,7 +35,6 @@ export class RawClient {
       this.#wake?.();
     });
     socket.on('close', () => {
-      this.#closed = true;
       this.#ended = true;
       this.#wake?.();
     });

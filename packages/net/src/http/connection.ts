@@ -697,7 +697,8 @@ export class Connection {
     const isHead = head.method === 'HEAD';
     const noBody = isHead || status === 204 || status === 304 || status < 200;
     let keepAlive = keepAliveWanted && !out.close;
-    let text = (out.statusText ? `HTTP/1.1 ${status} ${out.statusText}\r\n` : statusLine(status)) + out.fields;
+    let text =
+      (out.statusText ? `HTTP/1.1 ${status} ${out.statusText}\r\n` : statusLine(status)) + out.fields;
     if (!out.hasDate) text += `date: ${httpDate()}\r\n`;
     const content = out.content;
     const length = out.bodyLength;
