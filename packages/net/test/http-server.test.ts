@@ -1,7 +1,6 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import * as https from 'node:https';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { configure, GreenletExit, getcurrent, sleep } from '@greenhub/core';
 import { describeEachHub } from '@greenhub/core/testing';
@@ -12,6 +11,7 @@ import { FastResponse } from '../src/http/response.js';
 import { HttpServer, type HttpServerOptions, serve } from '../src/http/server.js';
 import { StreamServer } from '../src/stream-server.js';
 import { RawClient, request } from './http-helpers.js';
+import { selfSignedCertificate } from './tls-cert.js';
 
 /** Yield until `cond()` holds (bounded: fails after ~3 s). */
 async function until(cond: () => boolean, what: string): Promise<void> {
@@ -31,38 +31,14 @@ function curl(args: string[]): Promise<string> {
   });
 }
 
-let dir = '';
 let key = '';
 let cert = '';
+let dir = '';
+let dispose = (): void => {};
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'greenhub-https-'));
-  execFileSync(
-    '/usr/bin/openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  key = readFileSync(join(dir, 'key.pem'), 'utf8');
-  cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  ({ key, cert, dir, dispose } = selfSignedCertificate());
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => dispose());
 
 describeEachHub('HttpServer', () => {
   let errors: { error: unknown; context: string }[] = [];
@@ -87,6 +63,17 @@ describeEachHub('HttpServer', () => {
     const c = await RawClient.connect(port);
     clients.push(c);
     return c;
+  }
+  /** Send a request that its handler never answers, then `stop(100)`: it must end promptly and close. */
+  async function stopMidRequest(server: HttpServer, started: Event): Promise<void> {
+    servers.push(server);
+    const c = await client(server.address.port);
+    c.send(request('GET', '/'));
+    await started.wait(3000);
+    const t0 = performance.now();
+    await server.stop(100);
+    expect(performance.now() - t0).toBeLessThan(1500);
+    await c.waitEnd();
   }
 
   it('serves a fetch handler: Request in, Response out, with Content-Length, Content-Type and Date', async () => {
@@ -492,15 +479,8 @@ describeEachHub('HttpServer', () => {
         return new FastResponse('never');
       },
     });
-    servers.push(server);
-    const c = await client(server.address.port);
-    c.send(request('GET', '/'));
-    await started.wait(3000);
-    const t0 = performance.now();
-    await server.stop(100);
-    expect(performance.now() - t0).toBeLessThan(1500);
+    await stopMidRequest(server, started);
     expect(killed).toBeInstanceOf(GreenletExit);
-    await c.waitEnd();
   });
 
   it('aborts request.signal when stop() kills the handler, so a handler on a plain promise ends too', async () => {
@@ -517,16 +497,9 @@ describeEachHub('HttpServer', () => {
           });
         }),
     });
-    servers.push(server);
-    const c = await client(server.address.port);
-    c.send(request('GET', '/'));
-    await started.wait(3000);
-    const t0 = performance.now();
-    await server.stop(100);
-    expect(performance.now() - t0).toBeLessThan(1500);
+    await stopMidRequest(server, started);
     expect(reason).toBeInstanceOf(GreenletExit);
     expect(server.handlerCount).toBe(0);
-    await c.waitEnd();
     expect(errors).toEqual([]);
   });
 

@@ -1,9 +1,5 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Duplex } from 'node:stream';
 import * as tls from 'node:tls';
 import { configure, sleep, spawn, Timeout, withTimeout } from '@greenhub/core';
@@ -16,43 +12,17 @@ import type { Socket } from '../src/socket.js';
 import { StreamServer } from '../src/stream-server.js';
 import { acceptTls, connectTls, startTls, tlsInfo } from '../src/tls.js';
 import { caught, text } from './sockets-helpers.js';
+import { selfSignedCertificate } from './tls-cert.js';
 
-let dir = '';
 let key = '';
 let cert = '';
+let dispose = (): void => {};
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'greenhub-tls-'));
-  execFileSync(
-    '/usr/bin/openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      '/CN=localhost',
-      '-addext',
-      'subjectAltName=DNS:localhost,IP:127.0.0.1',
-      '-keyout',
-      join(dir, 'key.pem'),
-      '-out',
-      join(dir, 'cert.pem'),
-    ],
-    { stdio: 'ignore' },
-  );
-  key = readFileSync(join(dir, 'key.pem'), 'utf8');
-  cert = readFileSync(join(dir, 'cert.pem'), 'utf8');
+  ({ key, cert, dispose } = selfSignedCertificate());
 });
 
-afterAll(() => {
-  if (dir) rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => dispose());
 
 /** A node:tls echo server; closed (with its connections) by the returned function. */
 async function nodeEchoServer(): Promise<{ port: number; close: () => Promise<void> }> {
