@@ -55,3 +55,25 @@ export function announce(port, more = {}) {
   process.stdin.on('end', () => process.exit(0));
   process.stdin.resume();
 }
+
+/**
+ * Serve with greenhub: `start()` (inside core's `run()`, on the hub
+ * GREENHUB_HUB names) returns a started greenhub server, which is announced
+ * with the hub's name and served until the parent's SIGTERM kills main
+ * (`serveForever()` then stops it). An error is printed and exits with 1.
+ */
+export async function serveGreenhub(start) {
+  const { getHub, run } = await import('@greenhub/core');
+  try {
+    await run(async () => {
+      const server = await start();
+      announce(server.address.port, { hub: getHub().name });
+      await server.serveForever();
+    });
+  } catch (err) {
+    console.error(err);
+    process.exitCode = 1;
+  } finally {
+    process.exit(); // announce() keeps stdin open
+  }
+}

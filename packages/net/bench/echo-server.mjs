@@ -8,7 +8,7 @@
 // Prints {"port":..,"hub":..} once listening. With HOLD, prints "held" once
 // HOLD handlers are running, each blocked reading its socket (after a gc(),
 // when --expose-gc is on), so that the parent can read the process's RSS.
-import { announce, holdCounter, netEchoServer } from '../../../bench/lib/echo-process.mjs';
+import { announce, holdCounter, netEchoServer, serveGreenhub } from '../../../bench/lib/echo-process.mjs';
 
 const [kind, holdArg] = process.argv.slice(2);
 const counted = holdCounter(Number(holdArg ?? 0));
@@ -16,29 +16,19 @@ const counted = holdCounter(Number(holdArg ?? 0));
 if (kind === 'net') {
   announce(await netEchoServer(counted), { hub: 'node:net' });
 } else {
-  const { getHub, run } = await import('@greenhub/core');
   const { StreamServer } = await import('@greenhub/net');
-  try {
-    // SIGTERM from the parent kills main: serveForever() stops the server, run() settles.
-    await run(async () => {
-      const server = new StreamServer({ host: '127.0.0.1', port: 0 }, async (sock) => {
-        sock.setNoDelay();
-        counted();
-        try {
-          for await (const chunk of sock) await sock.write(chunk);
-        } catch (err) {
-          // The load client exits with connections open, as node:net's 'error' handler ignores too.
-          if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
-        }
-      });
-      await server.start();
-      announce(server.address.port, { hub: getHub().name });
-      await server.serveForever();
+  await serveGreenhub(async () => {
+    const server = new StreamServer({ host: '127.0.0.1', port: 0 }, async (sock) => {
+      sock.setNoDelay();
+      counted();
+      try {
+        for await (const chunk of sock) await sock.write(chunk);
+      } catch (err) {
+        // The load client exits with connections open, as node:net's 'error' handler ignores too.
+        if (err.code !== 'ECONNRESET' && err.code !== 'EPIPE') throw err;
+      }
     });
-  } catch (err) {
-    console.error(err);
-    process.exitCode = 1;
-  } finally {
-    process.exit(); // announce() keeps stdin open
-  }
+    await server.start();
+    return server;
+  });
 }

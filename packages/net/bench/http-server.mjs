@@ -9,7 +9,7 @@
 // Both answer every request with "Hello, world!" as text/plain.
 // Prints {"port":..,"hub":..} once listening.
 import http from 'node:http';
-import { announce } from '../../../bench/lib/echo-process.mjs';
+import { announce, serveGreenhub } from '../../../bench/lib/echo-process.mjs';
 
 const kind = process.argv[2];
 const HELLO = 'Hello, world!';
@@ -21,19 +21,6 @@ if (kind === 'node') {
   });
   server.listen(0, '127.0.0.1', () => announce(server.address().port, { hub: 'node:http' }));
 } else {
-  const { getHub, run } = await import('@greenhub/core');
   const { Response, serve } = await import('@greenhub/net');
-  try {
-    // SIGTERM from the parent kills main: serveForever() stops the server, run() settles.
-    await run(async () => {
-      const server = await serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response(HELLO) });
-      announce(server.address.port, { hub: getHub().name });
-      await server.serveForever();
-    });
-  } catch (err) {
-    console.error(err);
-    process.exitCode = 1;
-  } finally {
-    process.exit(); // announce() keeps stdin open
-  }
+  await serveGreenhub(() => serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response(HELLO) }));
 }
