@@ -287,7 +287,9 @@ export class Connection {
       this.#eof = true;
       return false;
     }
-    const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = Buffer.isBuffer(chunk)
+      ? chunk
+      : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.#buf = this.#buf.length === 0 ? bytes : Buffer.concat([this.#buf, bytes]);
     return true;
   }
@@ -381,7 +383,7 @@ export class Connection {
     const text = buf.toString('latin1', 0, Math.min(buf.length, maxHeaderBytes + 8 * 1024 + 64));
     const end = headEnd(text, maxHeaderBytes);
     if (end < 0) return undefined;
-    this.#buf = buf.subarray(end);
+    this.#buf = end === buf.length ? EMPTY : buf.subarray(end);
     return parseHead(text.length === end ? text : text.slice(0, end), maxHeaderBytes);
   }
 
