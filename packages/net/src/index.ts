@@ -1,5 +1,6 @@
 export { BACKDOOR_PROMPT, BackdoorServer, type BackdoorServerOptions } from './backdoor.js';
 export { BaseServer, type ServerJob, type ServerOptions, type ServerSpawn } from './base-server.js';
+export { type ServeOnAllCoresOptions, STARTUP_GRACE_MS, serveOnAllCores } from './cluster.js';
 export { connect, type SocketConnectOptions } from './connect.js';
 export { type DatagramHandler, DatagramServer, type DatagramServerOptions } from './datagram-server.js';
 export {

@@ -133,6 +133,8 @@ export type ServeOptions = HttpServerOptions & {
   port?: number;
   /** Address to bind (default `'127.0.0.1'`; `'0.0.0.0'` or `'::'` for every interface). */
   hostname?: string;
+  /** Let other processes listen on the same port (`SO_REUSEPORT`; see `serveOnAllCores`). */
+  reusePort?: boolean;
   /** The request handler. */
   fetch: FetchHandler;
 };
@@ -147,8 +149,8 @@ export type ServeOptions = HttpServerOptions & {
  * await server.serveForever();
  */
 export async function serve(opts: ServeOptions): Promise<HttpServer> {
-  const { port = 0, hostname = '127.0.0.1', fetch, ...rest } = opts ?? ({} as ServeOptions);
-  const server = new HttpServer({ host: hostname, port }, fetch, rest);
+  const { port = 0, hostname = '127.0.0.1', reusePort, fetch, ...rest } = opts ?? ({} as ServeOptions);
+  const server = new HttpServer({ host: hostname, port, reusePort }, fetch, rest);
   await server.start();
   return server;
 }
