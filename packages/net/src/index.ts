@@ -14,6 +14,7 @@ export type { FetchHandler, ServeInfo } from './http/connection.js';
 export { HttpError } from './http/parse.js';
 export { FastResponse as Response } from './http/response.js';
 export { HttpServer, type HttpServerOptions, type ServeOptions, serve } from './http/server.js';
+export { UpgradeRefusal } from './http/upgrade.js';
 export { Listener, listen, type SocketListenOptions } from './listener.js';
 export { type ResolveOptions, resolve } from './resolve.js';
 export { DEFAULT_MAX_LINE, READ_HIGH_WATER_MARK, Socket, WRITE_HIGH_WATER_MARK } from './socket.js';
@@ -39,3 +40,11 @@ export {
   tlsInfo,
 } from './tls.js';
 export { DatagramSocket, type ReceivedDatagram, UDP_RECV_BUFFER, type UdpSocketOptions, udp } from './udp.js';
+export { type ConnectWebSocketOptions, connectWebSocket } from './websocket/connect.js';
+export { type UpgradeWebSocketOptions, upgradeWebSocket } from './websocket/upgrade.js';
+export {
+  WebSocket,
+  type WebSocketCloseInfo,
+  type WebSocketMessage,
+  type WebSocketOptions,
+} from './websocket/websocket.js';

@@ -8,6 +8,7 @@ import { onPeerEnd, type Socket } from '../socket.js';
 import { HttpError, headEnd, parseHead, type RequestHead } from './parse.js';
 import { type BodySource, IncomingRequest } from './request.js';
 import { fastParts, platformSource } from './response.js';
+import { UPGRADE, UpgradeRefusal, type UpgradeSlot } from './upgrade.js';
 
 /** @internal Limits and switches of a server, resolved. */
 export interface HttpSettings {
@@ -260,6 +261,8 @@ export class Connection {
   /** The greenlet serving this connection. */
   #greenlet: Greenlet<unknown> | undefined;
   #aborted = false;
+  /** The upgrade slot of the request being handled, when its head asked for an upgrade. */
+  #upgrade: UpgradeSlot | undefined;
 
   constructor(sock: Socket, fetch: FetchHandler, settings: HttpSettings) {
     this.#sock = sock;
@@ -442,6 +445,8 @@ export class Connection {
     this.#unlinkKill = undefined;
     this.#controller = undefined;
     this.#aborted = false;
+    this.#upgrade?.abandon?.();
+    this.#upgrade = undefined;
   }
 
   async #serveRequests(): Promise<void> {
@@ -503,6 +508,7 @@ export class Connection {
     const body = `${err.status} ${STATUS_TEXT[err.status] ?? ''}: ${err.message}\n`;
     const head =
       `HTTP/1.1 ${err.status} ${STATUS_TEXT[err.status] ?? ''}\r\ncontent-type: text/plain;charset=UTF-8\r\n` +
+      (err instanceof UpgradeRefusal ? err.fields : '') +
       `content-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\ndate: ${httpDate()}\r\n\r\n`;
     try {
       await this.#sock.write(head + body);
@@ -575,6 +581,10 @@ export class Connection {
       body,
       signal: this.#signal,
     });
+    if (head.upgrade !== '') {
+      this.#upgrade = { minor: head.minor };
+      (request as unknown as { [UPGRADE]: UpgradeSlot })[UPGRADE] = this.#upgrade;
+    }
     let response: Response | Promise<Response>;
     try {
       response = this.#fetch(request as unknown as Request, this.#info);
@@ -601,7 +611,10 @@ export class Connection {
       this.#abort();
       throw err; // killed: the greenlet ends, the socket is closed by the server
     }
-    if (body?.error !== undefined && err === body.error && err instanceof HttpError) {
+    if (
+      err instanceof UpgradeRefusal ||
+      (body?.error !== undefined && err === body.error && err instanceof HttpError)
+    ) {
       await this.#refuse(err);
       return refused(err);
     }
@@ -615,6 +628,11 @@ export class Connection {
 
   /** Send the handler's response, then finish the request body. */
   #finish(head: RequestHead, body: RequestBody | null, response: unknown): Outcome | Promise<Outcome> {
+    const upgrade = this.#upgrade;
+    if (upgrade?.response !== undefined && response === upgrade.response) {
+      this.#upgrade = undefined;
+      return this.#switchProtocols(head, upgrade);
+    }
     // A client that half-closed may still have pipelined requests buffered: answer those first.
     let keepAlive = head.keepAlive && !this.draining && (!this.#peerEnded || this.#hasBuffered());
     let linger = false;
@@ -674,6 +692,34 @@ export class Connection {
     }
     if (!outcome.keepAlive && linger) outcome.linger = true;
     return outcome;
+  }
+
+  /**
+   * The handler accepted an upgrade: write the 101 and hand the socket, with
+   * the bytes read past the head, to the new protocol, which runs in this
+   * greenlet until it is over (the server then closes the socket).
+   */
+  async #switchProtocols(head: RequestHead, upgrade: UpgradeSlot): Promise<Outcome> {
+    const fields = new Fields();
+    try {
+      for (const [name, value] of upgrade.response!.headers) if (name !== 'upgrade') fields.add(name, value);
+    } catch (err) {
+      upgrade.abandon?.();
+      reportError(err, `${getcurrent().name} fetch handler`);
+      return this.#send(head, outgoing(internalError()), false);
+    }
+    const text = `${statusLine(101)}upgrade: websocket\r\nconnection: Upgrade\r\n${fields.text}\r\n`;
+    const buffered = this.#buf;
+    this.#buf = EMPTY;
+    this.#sock[onPeerEnd] = undefined; // the protocol sees the end of stream itself
+    try {
+      await this.#write(Buffer.from(text, 'latin1'));
+    } catch (err) {
+      upgrade.abandon?.();
+      return this.#sendFailed(err);
+    }
+    await upgrade.take!(this.#sock, buffered);
+    return { status: 101, bytes: '-', keepAlive: false, linger: false };
   }
 
   /** Sending the response failed: the client is gone (or the response broke off midway). */

@@ -1,0 +1,124 @@
+// The WebSocket benchmark of issue 9 (not a test: never in CI): echo of
+// 64-byte messages over 50 connections, greenhub's upgradeWebSocket() on
+// HttpServer against the `ws` package on Node's `http`, measured in the same
+// run; only the ratios mean anything across machines.
+//
+//   node bench/websocket.mjs           the full run (about 1 minute), median of 3 runs each
+//   node bench/websocket.mjs --quick   a short smoke run: 1 run each, 2 s
+//
+// Each server (bench/websocket-server.mjs) runs in a fresh process pinned to
+// core 0; the load client (bench/websocket-client.mjs: Node and `ws`, one
+// message in flight per connection) runs in its own process pinned to core 1.
+// Runs of the contenders are interleaved. Loopback only; every process
+// started here is killed on exit or failure. Needs builds of core, sync, net
+// and the hubs.
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { availableHubs } from '@greenhub/core';
+import {
+  cpuMs,
+  interleaved,
+  killAll,
+  machine,
+  pinnable,
+  quick,
+  Results,
+  start,
+  stop,
+  waitLine,
+} from '../../../bench/lib/harness.mjs';
+import { startServer } from '../../../bench/lib/load-client.mjs';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const cwd = path.join(here, '..');
+const REPEATS = quick ? 1 : 3;
+const CONNS = 50;
+const WARMUP_MS = 1000;
+const RUN_MS = quick ? 2000 : 5000;
+const HUBS = ['libev', 'pure'];
+/** hub → the least messages/s, as a multiple of ws's, that meets issue 9's target. */
+const TARGET = { libev: 1.2 };
+const LABELS = {
+  node: 'ws on node:http',
+  libev: 'upgradeWebSocket, hub-libev',
+  pure: 'upgradeWebSocket, hub-pure',
+};
+
+/** One run: a fresh server, the load client's warm-up, then its measured window. */
+async function echoRun(kind) {
+  const argv = [
+    process.execPath,
+    path.join(here, 'websocket-server.mjs'),
+    kind === 'node' ? 'node' : 'greenhub',
+  ];
+  const env = kind === 'node' ? undefined : { GREENHUB_HUB: kind };
+  const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
+  try {
+    const expected = kind === 'node' ? 'node:ws' : kind;
+    if (server.info.hub !== expected)
+      throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
+    const clientArgv = [
+      process.execPath,
+      path.join(here, 'websocket-client.mjs'),
+      String(server.port),
+      String(CONNS),
+      String(WARMUP_MS),
+      String(RUN_MS),
+    ];
+    const load = start(clientArgv, { cpu: 1, cwd });
+    let cpuFrom = 0;
+    const mark = setTimeout(() => {
+      cpuFrom = cpuMs(server.child.pid);
+    }, WARMUP_MS);
+    const line = await waitLine(load, (l) => l.startsWith('{'), 'load client');
+    const serverCpu = cpuMs(server.child.pid) - cpuFrom;
+    clearTimeout(mark);
+    await load.child.done;
+    const { rps, cpu } = JSON.parse(line);
+    if (!(rps > 0)) throw new Error(`${LABELS[kind]}: no messages echoed`);
+    return { value: rps, clientCpu: cpu, serverUsPerRt: (serverCpu * 1000) / (rps * (RUN_MS / 1000)) };
+  } finally {
+    await stop(server.child);
+  }
+}
+
+async function main() {
+  const servers = ['node'];
+  for (const hub of availableHubs().filter((h) => HUBS.includes(h.name))) {
+    if (hub.available) servers.push(hub.name);
+    else console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
+  }
+  const startedAt = new Date();
+  const runs = await interleaved(servers, REPEATS, echoRun);
+  const results = new Results();
+  results.add(`ws echo, 64 B, ${CONNS} conns`, 'msg/s', runs, 'node', LABELS);
+
+  console.log(`\n@greenhub/net WebSocket benchmark${quick ? ' (--quick)' : ''}: ${machine()}`);
+  console.log(
+    `started ${startedAt.toISOString()}, median of ${REPEATS} (min-max); ${CONNS} connections of 64-byte binary` +
+      ` echo, one message in flight each, ${RUN_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up, per run`,
+  );
+  console.log(
+    `server and load client (Node + ws) ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'};` +
+      ' ratio = median / baseline median (higher is better); server us/rt = server CPU time per message (median);' +
+      ' load>1 = 1-min load average above 1 when a run started\n',
+  );
+  results.print();
+  console.log('');
+  for (const kind of servers.filter((k) => k !== 'node')) {
+    const { ratio } = results.get(`ws echo, 64 B, ${CONNS} conns`, kind);
+    const goal = TARGET[kind];
+    console.log(
+      `hub-${kind}: ${ratio.toFixed(2)}x ws messages/s` +
+        (goal === undefined
+          ? ' (no target)'
+          : ` (target >= ${goal.toFixed(2)}x: ${ratio >= goal ? 'met' : 'MISSED'})`),
+    );
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  killAll();
+  process.exit(1);
+});
