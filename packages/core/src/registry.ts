@@ -4,6 +4,8 @@ import { codedError } from './errors.js';
 import type { Hub, HubFactory } from './hub/index.js';
 import { resetDeadlines } from './internal/deadlines.js';
 import { resetRunQueue } from './internal/run-queue.js';
+import { applyMetricsSetting, type MetricsOptions, stopPublishing } from './metrics.js';
+import { applyMonitorSetting, type MonitorOptions, monitor } from './monitor.js';
 import { type ErrorHandler, reportError, setErrorHandler } from './report-error.js';
 
 /** Settings read by `configure()`; environment variables give the defaults. */
@@ -16,8 +18,10 @@ export interface ConfigureOptions {
   threadpoolSize?: number;
   /** Receives uncaught greenlet errors and throwing callbacks. Default: print to stderr. */
   onError?: ErrorHandler;
-  /** Blocking monitor settings (`GREENHUB_MONITOR=1`). */
-  monitor?: boolean | { maxBlockingTime?: number };
+  /** Blocking monitor: report a loop blocked longer than `maxBlockingTime` (default 100 ms). Default `GREENHUB_MONITOR=1`, else off. */
+  monitor?: boolean | MonitorOptions;
+  /** Publish `hubMetrics()` on the `greenhub:metrics` diagnostics_channel every `interval` ms (default 10 000). Default `GREENHUB_METRICS=1`, else off. */
+  metrics?: boolean | MetricsOptions;
 }
 
 /** One entry of {@link availableHubs}. */
@@ -34,7 +38,8 @@ interface Settings {
   hub: string[] | HubFactory;
   resolver: 'system' | 'ares';
   threadpoolSize: number;
-  monitor: boolean | { maxBlockingTime?: number };
+  monitor: boolean | MonitorOptions;
+  metrics: boolean | MetricsOptions;
 }
 
 function fromEnv(): Settings {
@@ -44,6 +49,7 @@ function fromEnv(): Settings {
     resolver: process.env.GREENHUB_RESOLVER === 'ares' ? 'ares' : 'system',
     threadpoolSize: Number.isInteger(size) && size > 0 ? size : 4,
     monitor: process.env.GREENHUB_MONITOR === '1',
+    metrics: process.env.GREENHUB_METRICS === '1',
   };
 }
 
@@ -98,8 +104,30 @@ export function configure(opts: ConfigureOptions): void {
     }
     settings.threadpoolSize = opts.threadpoolSize;
   }
-  if (opts.monitor !== undefined) settings.monitor = opts.monitor;
+  if (opts.monitor !== undefined) {
+    checkPositive(
+      'monitor.maxBlockingTime',
+      typeof opts.monitor === 'object' ? opts.monitor.maxBlockingTime : undefined,
+    );
+    settings.monitor = opts.monitor;
+    // Observers live with the hub: started when it is created, or now if it runs.
+    if (currentHub || opts.monitor === false) applyMonitorSetting(opts.monitor);
+  }
+  if (opts.metrics !== undefined) {
+    checkPositive('metrics.interval', typeof opts.metrics === 'object' ? opts.metrics.interval : undefined);
+    settings.metrics = opts.metrics;
+    if (currentHub || opts.metrics === false) applyMetricsSetting(opts.metrics);
+  }
   if ('onError' in opts) setErrorHandler(opts.onError);
+}
+
+function checkPositive(name: string, ms: number | undefined): void {
+  if (ms !== undefined && !(typeof ms === 'number' && ms > 0)) {
+    throw codedError(
+      new RangeError(`${name} must be a number of ms > 0, got ${String(ms)}`),
+      'ERR_OUT_OF_RANGE',
+    );
+  }
 }
 
 /** @internal The settings in force, for other greenhub packages. */
@@ -111,6 +139,9 @@ export function getSettings(): Readonly<Omit<Settings, 'hub'>> {
 export function resetSettings(): void {
   settings = fromEnv();
   setErrorHandler(undefined);
+  if (!currentHub) return;
+  applyMonitorSetting(settings.monitor);
+  applyMetricsSetting(settings.metrics);
 }
 
 /**
@@ -123,12 +154,12 @@ export function getHub(): Hub {
   return currentHub ?? createConfiguredHub();
 }
 
-/** The running hub if one was created, without creating one. */
 /** @internal `performance.now()` when the current hub was created. */
 export function hubCreatedAt(): number {
   return createdAt;
 }
 
+/** The running hub if one was created, without creating one. */
 export function peekHub(): Hub | undefined {
   return currentHub;
 }
@@ -140,6 +171,8 @@ export function peekHub(): Hub | undefined {
 export function resetHub(): void {
   const hub = currentHub;
   currentHub = undefined;
+  monitor._stop();
+  stopPublishing();
   resetRunQueue();
   resetDeadlines();
   hub?.close();
@@ -152,7 +185,7 @@ function createConfiguredHub(): Hub {
   createdAt = performance.now();
   if (typeof choice === 'function') {
     currentHub = choice(hubOptions);
-    return currentHub;
+    return startObservers(currentHub);
   }
   const failures: string[] = [];
   for (const name of choice) {
@@ -160,7 +193,7 @@ function createConfiguredHub(): Hub {
     if ('factory' in loaded) {
       try {
         currentHub = loaded.factory(hubOptions);
-        return currentHub;
+        return startObservers(currentHub);
       } catch (err) {
         failures.push(`  - ${name} (${loaded.specifier}): createHub() threw: ${errorText(err)}`);
         continue;
@@ -175,6 +208,18 @@ function createConfiguredHub(): Hub {
     ),
     'ERR_NO_HUB',
   );
+}
+
+/** Start the blocking monitor and the metrics publication if configured (nothing at all otherwise). */
+function startObservers(hub: Hub): Hub {
+  // The hub is up either way: an observer that cannot start (no worker threads here) is reported.
+  try {
+    if (settings.monitor !== false) applyMonitorSetting(settings.monitor);
+  } catch (err) {
+    reportError(err, 'blocking monitor');
+  }
+  if (settings.metrics !== false) applyMetricsSetting(settings.metrics);
+  return hub;
 }
 
 /**

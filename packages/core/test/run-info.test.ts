@@ -1,5 +1,15 @@
 import { expect, it } from 'vitest';
-import { formatRunInfo, getHub, hubMetrics, idle, killall, sleep, spawn, Waiter } from '../src/index.js';
+import {
+  formatRunInfo,
+  getHub,
+  hubMetrics,
+  idle,
+  joinall,
+  killall,
+  sleep,
+  spawn,
+  Waiter,
+} from '../src/index.js';
 import { describeEachHub } from '../src/testing/index.js';
 
 describeEachHub('formatRunInfo and hubMetrics', () => {
@@ -24,6 +34,37 @@ describeEachHub('formatRunInfo and hubMetrics', () => {
     parked.switch();
     await idle();
     expect(formatRunInfo()).not.toContain('child#');
+  });
+
+  it('greenlets are named after their function and id; an explicit name is kept', async () => {
+    const crawler = spawn(async function crawl() {});
+    const anonymous = spawn(async () => {});
+    const named = spawn(async function handler() {});
+    named.name = 'handler:127.0.0.1:5000';
+    expect(crawler.name).toBe(`crawl#${crawler.id}`);
+    expect(anonymous.name).toBe(`greenlet#${anonymous.id}`);
+    expect(formatRunInfo()).toContain('handler:127.0.0.1:5000: scheduled');
+    await joinall([crawler, anonymous, named]);
+  });
+
+  it('formatRunInfo tells the running greenlet from one awaiting a promise greenhub does not know', async () => {
+    let release!: () => void;
+    const foreign = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const outside = spawn(async function fetcher() {
+      await foreign;
+    });
+    await idle();
+    const looker = spawn(function looker() {
+      return formatRunInfo();
+    });
+    const info = await looker.get();
+    expect(info).toContain(`${looker.name}: running (current); spawned by main`);
+    expect(info).toContain(`${outside.name}: running (awaiting a non-greenhub promise, or about to resume)`);
+    expect(info).toContain('  main: ');
+    release();
+    await outside.join();
   });
 
   it('formatRunInfo shows a greenlet that has not started yet as scheduled', async () => {

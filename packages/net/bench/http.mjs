@@ -4,6 +4,7 @@
 //
 //   node bench/http.mjs           the full run (about 2 minutes), median of 3 runs each
 //   node bench/http.mjs --quick   a short smoke run: 1 run each, 2 s
+//   node bench/http.mjs --monitor also each hub with GREENHUB_MONITOR=1 (the blocking monitor's cost)
 //
 // Each server (bench/http-server.mjs: `serve()` with a fetch handler
 // returning `new Response('Hello, world!')` on hub-libev and on hub-pure, and
@@ -36,6 +37,7 @@ const cwd = path.join(here, '..');
 const REPEATS = quick ? 1 : 3;
 const WRK = { threads: 1, conns: 50, seconds: quick ? 2 : 5, warmupSeconds: 1 };
 const HUBS = ['libev', 'pure'];
+const MONITOR = process.argv.includes('--monitor');
 /** hub → the least req/s, as a multiple of Node http's, that meets issue 6's target. */
 const TARGET = { libev: 1.25, pure: 1.0 };
 const LABELS = { node: 'node:http', libev: 'HttpServer, hub-libev', pure: 'HttpServer, hub-pure' };
@@ -83,10 +85,11 @@ async function wrk(port, seconds) {
 /** One run: a fresh server, a warm-up, then the measured wrk run. */
 async function httpRun(kind) {
   const argv = [process.execPath, path.join(here, 'http-server.mjs'), kind === 'node' ? 'node' : 'greenhub'];
-  const env = kind === 'node' ? undefined : { GREENHUB_HUB: kind };
+  const hub = kind.replace(/\+monitor$/, '');
+  const env = kind === 'node' ? undefined : { GREENHUB_HUB: hub, GREENHUB_MONITOR: hub === kind ? '0' : '1' };
   const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
   try {
-    const expected = kind === 'node' ? 'node:http' : kind;
+    const expected = kind === 'node' ? 'node:http' : hub;
     if (server.info.hub !== expected)
       throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
     await wrk(server.port, WRK.warmupSeconds);
@@ -109,7 +112,10 @@ async function main() {
   const servers = ['node'];
   for (const hub of availableHubs().filter((h) => HUBS.includes(h.name))) {
     if (hub.available) servers.push(hub.name);
-    else console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
+    if (hub.available && MONITOR) {
+      servers.push(`${hub.name}+monitor`);
+      LABELS[`${hub.name}+monitor`] = `${LABELS[hub.name]} + monitor`;
+    } else console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
   }
   const startedAt = new Date();
   const runs = await interleaved(servers, REPEATS, httpRun);
@@ -130,7 +136,14 @@ async function main() {
   );
   results.print();
   console.log('');
-  for (const kind of servers.filter((k) => k !== 'node')) {
+  for (const kind of servers.filter((k) => k.endsWith('+monitor'))) {
+    const hub = kind.replace(/\+monitor$/, '');
+    const ratio = results.get('http hello', kind).median / results.get('http hello', hub).median;
+    console.log(
+      `hub-${hub} with GREENHUB_MONITOR=1: ${ratio.toFixed(3)}x its req/s without (target >= 0.97)`,
+    );
+  }
+  for (const kind of servers.filter((k) => k !== 'node' && !k.endsWith('+monitor'))) {
     const { ratio } = results.get('http hello', kind);
     const latency = results.get('http p99 latency', kind);
     const goal = TARGET[kind];
