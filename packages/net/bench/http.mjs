@@ -1,26 +1,8 @@
-// The HTTP benchmark of issue 6 (not a test: never in CI): hello world on
-// greenhub's HttpServer against Node's `http.createServer`, measured in the
-// same run with wrk; only the ratios mean anything across machines.
-//
-//   node bench/http.mjs           the full run (about 2 minutes), median of 3 runs each
-//   node bench/http.mjs --quick   a short smoke run: 1 run each, 2 s
-//   node bench/http.mjs --monitor also each hub with GREENHUB_MONITOR=1 (the blocking monitor's cost)
-//
-// Each server (bench/http-server.mjs: `serve()` with a fetch handler
-// returning `new Response('Hello, world!')` on hub-libev and on hub-pure, and
-// the Node `http` baseline) runs in a fresh process pinned to core 0; wrk
-// (`-t1 -c50 --latency`, Debian's, installed here when missing and possible)
-// runs pinned to core 1, after a 1 s warm-up against the same process. Runs
-// of the contenders are interleaved. Loopback only; every process started
-// here is killed on exit or failure. Needs builds of core, sync, net and the
-// hubs.
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { availableHubs } from '@greenhub/core';
 import {
   cpuMs,
-  hasCommand,
   interleaved,
   killAll,
   machine,
@@ -31,6 +13,7 @@ import {
   stop,
 } from '../../../bench/lib/harness.mjs';
 import { startServer } from '../../../bench/lib/load-client.mjs';
+import { ensureWrk } from '../../../bench/lib/wrk.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
@@ -41,23 +24,6 @@ const MONITOR = process.argv.includes('--monitor');
 /** hub → the least req/s, as a multiple of Node http's, that meets issue 6's target. */
 const TARGET = { libev: 1.25, pure: 1.0 };
 const LABELS = { node: 'node:http', libev: 'HttpServer, hub-libev', pure: 'HttpServer, hub-pure' };
-
-/** wrk from Debian: installed when missing and we are root (as the issue asks), else a clear error. */
-function ensureWrk() {
-  if (hasCommand('wrk')) return;
-  if (process.getuid?.() === 0 && hasCommand('apt-get')) {
-    console.log('(installing wrk: apt-get install -y wrk)');
-    execFileSync(
-      'sh',
-      ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk'],
-      {
-        stdio: 'inherit',
-      },
-    );
-    if (hasCommand('wrk')) return;
-  }
-  throw new Error('wrk is needed: apt-get install wrk');
-}
 
 /** A latency of wrk's output ("850.00us", "1.23ms", "2.00s") in ms. */
 function ms(text) {

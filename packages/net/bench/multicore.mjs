@@ -46,8 +46,7 @@ async function main() {
   const { cpuMs, interleaved, killAll, machine, quick, Results, start, stop, waitLine } = await import(
     '../../../bench/lib/harness.mjs'
   );
-  const { execFileSync } = await import('node:child_process');
-  const { hasCommand } = await import('../../../bench/lib/harness.mjs');
+  const { ensureWrk } = await import('../../../bench/lib/wrk.mjs');
 
   const REPEATS = quick ? 1 : 3;
   const WRK = { threads: 2, conns: 100, seconds: quick ? 2 : 5, warmupSeconds: 1 };
@@ -56,21 +55,6 @@ async function main() {
   function nodeHasReusePort() {
     const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
     return major >= 23 || (major === 22 && minor >= 12);
-  }
-
-  /** wrk from Debian: installed when missing and we are root, else a clear error. */
-  function ensureWrk() {
-    if (hasCommand('wrk')) return;
-    if (process.getuid?.() === 0 && hasCommand('apt-get')) {
-      console.log('(installing wrk: apt-get install -y wrk)');
-      execFileSync(
-        'sh',
-        ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk'],
-        { stdio: 'inherit' },
-      );
-      if (hasCommand('wrk')) return;
-    }
-    throw new Error('wrk is needed: apt-get install wrk');
   }
 
   /** A port free right now, for the workers to share. */
