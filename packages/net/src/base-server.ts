@@ -5,6 +5,7 @@ import {
   getcurrent,
   joinall,
   killall,
+  registerMetric,
   reportError,
   type SocketAddress,
   sleep,
@@ -82,6 +83,7 @@ export abstract class BaseServer implements AsyncDisposable {
   #loop: Greenlet<unknown> | undefined;
   #started = false;
   #closed = false;
+  #unregister: (() => void) | undefined;
 
   /**
    * @param opts `spawn` and `maxAccept`, see {@link ServerOptions}.
@@ -145,6 +147,11 @@ export abstract class BaseServer implements AsyncDisposable {
     if (this.#started) return;
     this._open();
     this.#started = true;
+    // Its running handlers (connections, for a StreamServer) in core's hubMetrics().gauges.
+    this.#unregister = registerMetric(
+      `${this.constructor.name}:${this.#describe()} handlers`,
+      () => this.#handlers.size,
+    );
     const loop = spawn(() => this.#serve());
     loop.name = `${this.constructor.name}:${this.#describe()}`;
     this.#loop = loop;
@@ -202,6 +209,7 @@ export abstract class BaseServer implements AsyncDisposable {
         if (rest.length > 0) await killall(rest, undefined, { timeout: SERVER_STOP_TIMEOUT });
       }
     } finally {
+      this.#unregister?.();
       this.#stopped.set();
     }
   }

@@ -4,6 +4,7 @@ import {
   getcurrent,
   getHub,
   type Listener as HubListener,
+  hubMetrics,
   idle,
   type SocketAddress,
   type Stream,
@@ -11,7 +12,7 @@ import {
   spawn,
 } from '@greenhub/core';
 import { describeEachHub } from '@greenhub/core/testing';
-import { Group, Pool } from '@greenhub/sync';
+import { Event, Group, Pool } from '@greenhub/sync';
 import { afterEach, beforeEach, expect, it } from 'vitest';
 import { BaseServer } from '../src/base-server.js';
 import { connect } from '../src/connect.js';
@@ -36,6 +37,21 @@ describeEachHub('StreamServer', () => {
     configure({ onError: (error, context) => errors.push({ error, context }) });
   });
   afterEach(() => configure({ onError: undefined }));
+
+  it("shows its running handlers in core's hubMetrics().gauges while it serves", async () => {
+    const release = new Event();
+    const server = new StreamServer({ port: 0 }, () => release.wait(3000));
+    await server.start();
+    const name = `StreamServer:127.0.0.1:${server.address.port} handlers`;
+    expect(hubMetrics().gauges[name]).toBe(0);
+    const client = await connect({ port: server.address.port, timeout: 1000 });
+    await until(() => hubMetrics().gauges[name] === 1, 'the handler to run');
+    release.set();
+    await until(() => hubMetrics().gauges[name] === 0, 'the handler to end');
+    client.close();
+    await server.stop();
+    expect(hubMetrics().gauges[name]).toBeUndefined();
+  });
 
   it('runs one named handler greenlet per connection and closes the socket when the handler returns', async () => {
     const names: string[] = [];
