@@ -1,6 +1,6 @@
-import { Timeout, type Waitable, Waiter } from '@greenhub/core';
+import { Timeout, type Waitable, type Waiter } from '@greenhub/core';
 import { LinkList } from './internal/locks-links.js';
-import { WaiterQueue } from './internal/locks-waiter-queue.js';
+import { WaiterQueue, waitInQueue } from './internal/locks-waiter-queue.js';
 
 const PENDING = 0;
 const VALUE = 1;
@@ -145,20 +145,8 @@ export class AsyncResult<T = unknown> implements Waitable {
     return this.#value;
   }
 
-  async #waitReady(
-    timeout: number | undefined,
-    signal: AbortSignal | undefined,
-    kind: string,
-  ): Promise<boolean> {
-    const waiter = new Waiter<boolean>(kind);
-    this.#waiters.push(waiter);
-    let woken = false;
-    try {
-      woken = await waiter.get({ timeout, timeoutValue: false, signal });
-      return woken;
-    } finally {
-      if (!woken) this.#waiters.remove(waiter);
-    }
+  #waitReady(timeout: number | undefined, signal: AbortSignal | undefined, kind: string): Promise<boolean> {
+    return waitInQueue(this.#waiters, kind, timeout, signal);
   }
 
   /**

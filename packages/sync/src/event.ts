@@ -1,7 +1,7 @@
-import { type Waitable, Waiter } from '@greenhub/core';
+import type { Waitable, Waiter } from '@greenhub/core';
 import { LinkList } from './internal/locks-links.js';
 import { RESOLVED_TRUE } from './internal/locks-settled.js';
-import { WaiterQueue } from './internal/locks-waiter-queue.js';
+import { WaiterQueue, waitInQueue } from './internal/locks-waiter-queue.js';
 
 /**
  * A flag greenlets can wait for: `set()` wakes every waiter, `clear()` resets
@@ -83,16 +83,8 @@ export class Event implements Waitable {
     return this.#block(timeout, opts?.signal);
   }
 
-  async #block(timeout: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
-    const waiter = new Waiter<boolean>('Event.wait');
-    this.#waiters.push(waiter);
-    let woken = false;
-    try {
-      woken = await waiter.get({ timeout, timeoutValue: false, signal });
-      return woken;
-    } finally {
-      if (!woken) this.#waiters.remove(waiter);
-    }
+  #block(timeout: number | undefined, signal: AbortSignal | undefined): Promise<boolean> {
+    return waitInQueue(this.#waiters, 'Event.wait', timeout, signal);
   }
 
   /**

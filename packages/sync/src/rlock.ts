@@ -1,7 +1,7 @@
-import { codedError, type Greenlet, getcurrent, Timeout, Waiter } from '@greenhub/core';
+import { codedError, type Greenlet, getcurrent, Timeout, type Waiter } from '@greenhub/core';
 import { releaseOnDispose } from './internal/locks-hold.js';
 import { RESOLVED_FALSE, RESOLVED_TRUE } from './internal/locks-settled.js';
-import { WaiterQueue } from './internal/locks-waiter-queue.js';
+import { WaiterQueue, waitInQueue } from './internal/locks-waiter-queue.js';
 import type { AcquireOptions } from './semaphore.js';
 
 /**
@@ -51,16 +51,8 @@ export class RLock {
     return this.#block(opts);
   }
 
-  async #block(opts: AcquireOptions | undefined): Promise<boolean> {
-    const waiter = new Waiter<boolean>('RLock.acquire');
-    this.#waiters.push(waiter);
-    let woken = false;
-    try {
-      woken = await waiter.get({ timeout: opts?.timeout, timeoutValue: false, signal: opts?.signal });
-      return woken;
-    } finally {
-      if (!woken) this.#waiters.remove(waiter);
-    }
+  #block(opts: AcquireOptions | undefined): Promise<boolean> {
+    return waitInQueue(this.#waiters, 'RLock.acquire', opts?.timeout, opts?.signal);
   }
 
   /**

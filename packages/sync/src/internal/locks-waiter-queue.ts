@@ -1,3 +1,5 @@
+import { Waiter } from '@greenhub/core';
+
 /**
  * @internal The FIFO every lock and event keeps its waiters in.
  *
@@ -49,5 +51,27 @@ export class WaiterQueue<T> {
     this.#items = [];
     this.#head = 0;
     return items;
+  }
+}
+
+/**
+ * @internal Queue a new `Waiter` of `kind` in `queue` and wait on it: true once
+ * switched with true, false when `timeout` runs out. A waiter that was not
+ * woken (timeout, abort, kill) leaves the queue.
+ */
+export async function waitInQueue(
+  queue: WaiterQueue<Waiter<boolean>>,
+  kind: string,
+  timeout: number | undefined,
+  signal: AbortSignal | undefined,
+): Promise<boolean> {
+  const waiter = new Waiter<boolean>(kind);
+  queue.push(waiter);
+  let woken = false;
+  try {
+    woken = await waiter.get({ timeout, timeoutValue: false, signal });
+    return woken;
+  } finally {
+    if (!woken) queue.remove(waiter);
   }
 }
