@@ -4,8 +4,9 @@
 // requests are answered in order.
 
 import { type Greenlet, getcurrent, reportError, type SocketAddress } from '@greenhub/core';
+import { errorCode } from '../internal/server-spawn.js';
 import { onPeerEnd, type Socket } from '../socket.js';
-import { HttpError, headEnd, parseHead, type RequestHead } from './parse.js';
+import { BAD_VALUE_CHAR, HttpError, headEnd, parseHead, type RequestHead, TOKEN } from './parse.js';
 import { type BodySource, IncomingRequest } from './request.js';
 import { fastParts, platformSource } from './response.js';
 import { UPGRADE, UpgradeRefusal, type UpgradeSlot } from './upgrade.js';
@@ -36,7 +37,6 @@ const CLIENT_GONE = 499;
 const DRAIN_LIMIT = 256 * 1024;
 const EMPTY = Buffer.alloc(0);
 const CONTINUE = Buffer.from('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // What a header value must not hold on the wire: CR, LF, NUL (splitting) and chars beyond latin1.
 const BAD_OUT_VALUE = /[\r\n\0]|[^\0-\xff]/;
 const SIMPLE_TARGET = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/?%]*$/;
@@ -114,11 +114,6 @@ function httpDate(): string {
     dateValue = new Date(now).toUTCString();
   }
   return dateValue;
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 /** A response the handler produced that cannot be sent as is (a 500 goes out instead). */
@@ -199,11 +194,7 @@ class RequestBody implements BodySource {
         throw new HttpError(431, 'ERR_HTTP_HEADER_TOO_LARGE', 'trailer section over maxHeaderBytes');
       }
       const colon = line.indexOf(':');
-      if (
-        colon <= 0 ||
-        !TOKEN.test(line.slice(0, colon)) ||
-        /[^\t\x20-\x7e\x80-\xff]/.test(line.slice(colon + 1))
-      ) {
+      if (colon <= 0 || !TOKEN.test(line.slice(0, colon)) || BAD_VALUE_CHAR.test(line.slice(colon + 1))) {
         throw new HttpError(400, 'ERR_HTTP_BAD_REQUEST', 'malformed trailer field');
       }
     }

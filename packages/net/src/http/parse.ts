@@ -43,9 +43,11 @@ export interface RequestHead {
   upgrade: string;
 }
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** @internal An RFC 9110 token (method, header name, transfer-coding). */
+export const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 // Field values: HTAB, SP, VCHAR and obs-text only (no CR, LF, NUL or other controls).
-const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
+/** @internal A character a field value (or a reason phrase) may not hold. */
+export const BAD_VALUE_CHAR = /[^\t\x20-\x7e\x80-\xff]/;
 // A request-target: visible ASCII only (no spaces, controls or raw non-ASCII), and no `#` (a
 // fragment is never sent) or `\` (not a URI char; the URL parser would take it for `/`).
 const BAD_TARGET_CHAR = /[^\x21-\x7e]|[#\\]/;

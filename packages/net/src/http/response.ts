@@ -5,6 +5,8 @@
 // directly; anything else (headers, body stream, text()...) materialises a real
 // Response once and delegates to it, so behaviour is the platform's.
 
+import { BAD_VALUE_CHAR } from './parse.js';
+
 const GlobalResponse = globalThis.Response;
 
 type BodyInit = ConstructorParameters<typeof GlobalResponse>[0];
@@ -61,7 +63,7 @@ export class FastResponse {
       throw new TypeError(`Response with null body status ${status} cannot have body`);
     }
     const statusText = init?.statusText ?? '';
-    if (/[^\t\x20-\x7e\x80-\xff]/.test(statusText)) throw new TypeError('Invalid statusText');
+    if (statusText !== '' && BAD_VALUE_CHAR.test(statusText)) throw new TypeError('Invalid statusText');
     this[PARTS] = {
       body: content,
       status,

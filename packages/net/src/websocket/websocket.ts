@@ -8,6 +8,7 @@
 
 import { codedError, getcurrent, reportError, Waiter } from '@greenhub/core';
 import { type CodedError, ConcurrentUse } from '../errors.js';
+import { errorCode } from '../internal/server-spawn.js';
 import type { Socket } from '../socket.js';
 import {
   closePayload,
@@ -60,11 +61,6 @@ const QUEUE_BYTES = 1024 * 1024;
 
 function closedError(): CodedError {
   return codedError(new Error('the WebSocket is closed'), 'ERR_WEBSOCKET_CLOSED');
-}
-
-function errorCode(err: unknown): string | undefined {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' ? code : undefined;
 }
 
 /**
