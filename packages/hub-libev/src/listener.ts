@@ -1,13 +1,13 @@
 import { hubClosedError, type Listener, type ListenOptions, type SocketAddress } from '@greenhub/core';
 import { ipFamily, statusError } from './internal/errors.js';
-import { type Owner, Tracked } from './internal/owner.js';
+import { type Owner, TrackedHandle } from './internal/owner.js';
 import { addon, type NativeListener } from './load-addon.js';
 import { LibevStream } from './stream.js';
 
 const DEFAULT_BACKLOG = 511;
 
 /** A listening TCP or unix socket, bound synchronously, accepting natively in batches. */
-export class LibevListener extends Tracked implements Listener {
+export class LibevListener extends TrackedHandle implements Listener {
   readonly address: SocketAddress;
   readonly #native: NativeListener;
   #closed = false;
@@ -33,7 +33,7 @@ export class LibevListener extends Tracked implements Listener {
       );
     }
     if (status < 0) throw statusError(status, 'listen', where);
-    super(owner, true, true);
+    super(owner, native);
     this.#native = native;
     this.address = native.address() ?? where;
   }
@@ -66,16 +66,6 @@ export class LibevListener extends Tracked implements Listener {
     this.#closed = true;
     this.#native.close();
     this.markClosed();
-  }
-
-  ref(): void {
-    this.#native.ref();
-    this.setReferenced(true);
-  }
-
-  unref(): void {
-    this.#native.unref();
-    this.setReferenced(false);
   }
 
   override toString(): string {

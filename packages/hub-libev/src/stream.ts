@@ -1,6 +1,6 @@
 import { canceledError, hubClosedError, type SocketAddress, type Stream } from '@greenhub/core';
 import { statusError } from './internal/errors.js';
-import { type Owner, Tracked } from './internal/owner.js';
+import { type Owner, TrackedHandle } from './internal/owner.js';
 import type { NativeStream } from './load-addon.js';
 
 type Done = (err: Error | null) => void;
@@ -12,7 +12,7 @@ const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', port: 0, family: 
  * libev readiness. Write callbacks are kept here, in order; native code only
  * reports how many queued writes completed.
  */
-export class LibevStream extends Tracked implements Stream {
+export class LibevStream extends TrackedHandle implements Stream {
   readonly #native: NativeStream;
   #onRead: ((chunk: Uint8Array | null, err?: Error) => void) | undefined;
   #reading = false;
@@ -26,7 +26,7 @@ export class LibevStream extends Tracked implements Stream {
   #remote: SocketAddress | undefined;
 
   constructor(owner: Owner, native: NativeStream) {
-    super(owner, true, true);
+    super(owner, native);
     this.#native = native;
     native.onread = (chunk, status) => this.#read(chunk, status);
     native.onwrite = (count, status) => this.#written(count, status);
@@ -119,16 +119,6 @@ export class LibevStream extends Tracked implements Stream {
   setKeepAlive(on: boolean, delayMs = 0): void {
     if (!this.#closed)
       this.#native.setKeepAlive(on, delayMs > 0 ? Math.max(1, Math.floor(delayMs / 1000)) : 0);
-  }
-
-  ref(): void {
-    this.#native.ref();
-    this.setReferenced(true);
-  }
-
-  unref(): void {
-    this.#native.unref();
-    this.setReferenced(false);
   }
 
   override toString(): string {

@@ -6,13 +6,13 @@ import {
   type UdpOptions,
 } from '@greenhub/core';
 import { ipFamily, statusError } from './internal/errors.js';
-import { type Owner, Tracked } from './internal/owner.js';
+import { type Owner, TrackedHandle } from './internal/owner.js';
 import { addon, type NativeUdp } from './load-addon.js';
 
 type Done = (err: Error | null) => void;
 
 /** A bound UDP socket: recvfrom on readiness, sendto at once or queued on EAGAIN. */
-export class LibevDatagram extends Tracked implements Datagram {
+export class LibevDatagram extends TrackedHandle implements Datagram {
   readonly address: SocketAddress;
   readonly #native: NativeUdp;
   #onMessage: ((data: Uint8Array, from: SocketAddress) => void) | undefined;
@@ -27,7 +27,7 @@ export class LibevDatagram extends Tracked implements Datagram {
     const native = new addon.Udp();
     const status = native.bind(host, port);
     if (status < 0) throw statusError(status, 'bind', { address: host, port, family });
-    super(owner, true, true);
+    super(owner, native);
     this.#native = native;
     this.address = native.address() ?? { address: host, port, family };
     native.onmessage = (data, from) => {
@@ -85,16 +85,6 @@ export class LibevDatagram extends Tracked implements Datagram {
     this.#sends = [];
     for (const cb of sends) this.#complete(cb, canceledError('send'));
     this.markClosed();
-  }
-
-  ref(): void {
-    this.#native.ref();
-    this.setReferenced(true);
-  }
-
-  unref(): void {
-    this.#native.unref();
-    this.setReferenced(false);
   }
 
   override toString(): string {

@@ -104,3 +104,23 @@ export abstract class Tracked implements Held {
     this.owner.drop(this);
   }
 }
+
+/** A {@link Tracked} object over one native handle, open and referenced from the start: `ref()`/`unref()` switch both. */
+export abstract class TrackedHandle extends Tracked {
+  readonly #handle: { ref(): void; unref(): void };
+
+  constructor(owner: Owner, handle: { ref(): void; unref(): void }) {
+    super(owner, true, true);
+    this.#handle = handle;
+  }
+
+  ref(): void {
+    this.#handle.ref();
+    this.setReferenced(true);
+  }
+
+  unref(): void {
+    this.#handle.unref();
+    this.setReferenced(false);
+  }
+}
