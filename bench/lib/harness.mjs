@@ -256,3 +256,17 @@ export class Results {
     for (const b of body) console.log(line(b));
   }
 }
+
+/**
+ * The hubs among `names` that load here, in that order; each other one is
+ * named on stdout with the reason it cannot load.
+ */
+export async function loadableHubs(names) {
+  const { availableHubs } = await import('@greenhub/core');
+  const loadable = [];
+  for (const hub of availableHubs().filter((h) => names.includes(h.name))) {
+    if (hub.available) loadable.push(hub.name);
+    else console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
+  }
+  return loadable;
+}

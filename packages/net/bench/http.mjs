@@ -1,10 +1,10 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableHubs } from '@greenhub/core';
 import {
   cpuMs,
   interleaved,
   killAll,
+  loadableHubs,
   machine,
   pinnable,
   quick,
@@ -76,12 +76,12 @@ async function httpRun(kind) {
 async function main() {
   ensureWrk();
   const servers = ['node'];
-  for (const hub of availableHubs().filter((h) => HUBS.includes(h.name))) {
-    if (hub.available) servers.push(hub.name);
-    if (hub.available && MONITOR) {
-      servers.push(`${hub.name}+monitor`);
-      LABELS[`${hub.name}+monitor`] = `${LABELS[hub.name]} + monitor`;
-    } else console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
+  for (const hub of await loadableHubs(HUBS)) {
+    servers.push(hub);
+    if (MONITOR) {
+      servers.push(`${hub}+monitor`);
+      LABELS[`${hub}+monitor`] = `${LABELS[hub]} + monitor`;
+    }
   }
   const startedAt = new Date();
   const runs = await interleaved(servers, REPEATS, httpRun);

@@ -42,10 +42,8 @@ if (process.argv[2] === 'server') {
 }
 
 async function main() {
-  const { availableHubs } = await import('@greenhub/core');
-  const { cpuMs, interleaved, killAll, machine, quick, Results, start, stop, waitLine } = await import(
-    '../../../bench/lib/harness.mjs'
-  );
+  const { cpuMs, interleaved, killAll, loadableHubs, machine, quick, Results, start, stop, waitLine } =
+    await import('../../../bench/lib/harness.mjs');
   const { ensureWrk } = await import('../../../bench/lib/wrk.mjs');
 
   const REPEATS = quick ? 1 : 3;
@@ -119,13 +117,12 @@ async function main() {
   try {
     ensureWrk();
     const hubs = [];
-    for (const hub of availableHubs().filter((h) => HUBS.includes(h.name))) {
-      if (!hub.available) console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
-      else if (hub.name === 'pure' && !nodeHasReusePort())
+    for (const hub of await loadableHubs(HUBS)) {
+      if (hub === 'pure' && !nodeHasReusePort())
         console.log(
           `(hub pure skipped: Node.js ${process.version}'s net has no reusePort; it came in 22.12 / 23.1)`,
         );
-      else hubs.push(hub.name);
+      else hubs.push(hub);
     }
     const startedAt = new Date();
     const results = new Results();

@@ -22,8 +22,15 @@
 // sync, net and the hubs, and cc for the client.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableHubs } from '@greenhub/core';
-import { interleaved, killAll, machine, pinnable, quick, Results } from '../../../bench/lib/harness.mjs';
+import {
+  interleaved,
+  killAll,
+  loadableHubs,
+  machine,
+  pinnable,
+  quick,
+  Results,
+} from '../../../bench/lib/harness.mjs';
 import { buildClient, echoRun, idleRun, startServer } from '../../../bench/lib/load-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -90,10 +97,7 @@ function targets(servers) {
 
 async function main() {
   const servers = ['net'];
-  for (const hub of availableHubs().filter((h) => HUBS.includes(h.name))) {
-    if (hub.available) servers.push(hub.name);
-    else console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
-  }
+  servers.push(...(await loadableHubs(HUBS)));
   const client = buildClient();
   const startedAt = new Date();
 

@@ -14,11 +14,11 @@
 // and the hubs.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { availableHubs } from '@greenhub/core';
 import {
   cpuMs,
   interleaved,
   killAll,
+  loadableHubs,
   machine,
   pinnable,
   quick,
@@ -84,10 +84,7 @@ async function echoRun(kind) {
 
 async function main() {
   const servers = ['node'];
-  for (const hub of availableHubs().filter((h) => HUBS.includes(h.name))) {
-    if (hub.available) servers.push(hub.name);
-    else console.log(`(hub ${hub.name} skipped: ${hub.reason?.split('\n')[0]})`);
-  }
+  servers.push(...(await loadableHubs(HUBS)));
   const startedAt = new Date();
   const runs = await interleaved(servers, REPEATS, echoRun);
   const results = new Results();
