@@ -4,17 +4,7 @@ import { expect, it } from 'vitest';
 import { Condition } from '../src/condition.js';
 import { RLock } from '../src/rlock.js';
 import { Lock } from '../src/semaphore.js';
-
-/** Run `fn` in a greenlet that returns what it threw instead of failing. */
-function spawnCatching<T>(fn: () => Promise<T>) {
-  return spawn(async (): Promise<{ value?: T; error?: unknown }> => {
-    try {
-      return { value: await fn() };
-    } catch (error) {
-      return { error };
-    }
-  });
-}
+import { spawnCatching } from './helpers.js';
 
 describeEachHub('Condition', () => {
   it('wait() and notify() without holding the lock throw ERR_LOCK_NOT_OWNED', async () => {

@@ -2,17 +2,7 @@ import { formatRunInfo, GreenletExit, idle, iwait, spawn, Timeout, wait } from '
 import { captureReportedErrors, describeEachHub } from '@greenhub/core/testing';
 import { expect, it } from 'vitest';
 import { Event } from '../src/event.js';
-
-/** Run `fn` in a greenlet that returns what it threw instead of failing. */
-function spawnCatching<T>(fn: () => Promise<T>) {
-  return spawn(async () => {
-    try {
-      return { value: await fn() };
-    } catch (error) {
-      return { error };
-    }
-  });
-}
+import { spawnCatching } from './helpers.js';
 
 describeEachHub('Event', () => {
   const reported = captureReportedErrors();

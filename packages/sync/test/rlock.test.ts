@@ -2,17 +2,7 @@ import { GreenletExit, idle, spawn, Timeout } from '@greenhub/core';
 import { describeEachHub } from '@greenhub/core/testing';
 import { expect, it } from 'vitest';
 import { RLock } from '../src/rlock.js';
-
-/** Run `fn` in a greenlet that returns what it threw instead of failing. */
-function spawnCatching<T>(fn: () => Promise<T>) {
-  return spawn(async (): Promise<{ value?: T; error?: unknown }> => {
-    try {
-      return { value: await fn() };
-    } catch (error) {
-      return { error };
-    }
-  });
-}
+import { spawnCatching } from './helpers.js';
 
 /** The error `fn` throws synchronously. */
 function thrownBy(fn: () => unknown): unknown {

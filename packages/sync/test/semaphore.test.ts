@@ -2,17 +2,7 @@ import { GreenletExit, idle, sleep, spawn, Timeout } from '@greenhub/core';
 import { describeEachHub } from '@greenhub/core/testing';
 import { expect, it } from 'vitest';
 import { BoundedSemaphore, Lock, Semaphore } from '../src/semaphore.js';
-
-/** Run `fn` in a greenlet that returns what it threw instead of failing. */
-function spawnCatching<T>(fn: () => Promise<T>) {
-  return spawn(async (): Promise<{ value?: T; error?: unknown }> => {
-    try {
-      return { value: await fn() };
-    } catch (error) {
-      return { error };
-    }
-  });
-}
+import { spawnCatching } from './helpers.js';
 
 describeEachHub('Semaphore', () => {
   it('starts with one permit by default; acquire() takes one and release() gives it back', async () => {
