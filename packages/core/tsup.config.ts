@@ -1,16 +1,13 @@
 import { defineConfig } from 'tsup';
+import { sharedBuild } from '../../tsup.shared.js';
 
 export default defineConfig({
+  ...sharedBuild,
   entry: {
     index: 'src/index.ts',
     'conformance/index': 'src/conformance/index.ts',
     'testing/index': 'src/testing/index.ts',
   },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
   external: ['vitest'],
   shims: true,
 });

@@ -1,11 +1,4 @@
 import { defineConfig } from 'tsup';
+import { sharedBuild } from '../../tsup.shared.js';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  external: ['@greenhub/core', '@greenhub/sync'],
-});
+export default defineConfig({ ...sharedBuild, external: ['@greenhub/core', '@greenhub/sync'] });
