@@ -144,12 +144,12 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * round trip, and the memory of every idle connection). `#handleRead()` and `close()` forget
    * the waiter they wake; one left by a timeout or kill is settled and replaced by the next wait.
    */
-  #waitReadable(): Promise<void> {
+  #waitReadable(timeout: number | undefined): Promise<void> {
     if (this.#isClosed) return Promise.reject(socketClosedError('read'));
     this.#startReading();
     const waiter = new Waiter<void>('socket read');
     this.#readWaiter = waiter;
-    return waiter.get({ timeout: this.timeout });
+    return waiter.get({ timeout });
   }
 
   /**
@@ -175,12 +175,8 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * @throws `ERR_SOCKET_CLOSED`; `Timeout` when `timeout` runs out.
    */
   _waitReadable(timeout: number | undefined): Promise<void> {
-    if (this.#isClosed) return Promise.reject(socketClosedError('read'));
-    if (this.#buffer.size > 0 || this.#eof || this.#readError) return Promise.resolve();
-    this.#startReading();
-    const waiter = new Waiter<void>('socket read');
-    this.#readWaiter = waiter;
-    return waiter.get({ timeout });
+    if (!this.#isClosed && (this.#buffer.size > 0 || this.#eof || this.#readError)) return Promise.resolve();
+    return this.#waitReadable(timeout);
   }
 
   /**
@@ -237,19 +233,29 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#beginRead();
     try {
       for (;;) {
-        if (this.#isClosed) throw socketClosedError('read');
-        if (this.#buffer.size > 0) {
-          const out = this.#buffer.takeChunk(maxBytes);
-          this.#afterTake();
-          return out;
-        }
-        this.#checkReadable();
-        if (this.#eof) return null;
-        await this.#waitReadable();
+        const out = this.#takeNow(maxBytes);
+        if (out !== undefined) return out;
+        await this.#waitReadable(this.timeout);
       }
     } finally {
       this.#readBusy = false;
     }
+  }
+
+  /**
+   * What a read gets without waiting: the first buffered chunk (at most
+   * `maxBytes`), null at end of stream, undefined when it must wait.
+   * @throws `ERR_SOCKET_CLOSED`, or the read error once the buffer is empty.
+   */
+  #takeNow(maxBytes: number): Uint8Array | null | undefined {
+    if (this.#isClosed) throw socketClosedError('read');
+    if (this.#buffer.size > 0) {
+      const out = this.#buffer.takeChunk(maxBytes);
+      this.#afterTake();
+      return out;
+    }
+    this.#checkReadable();
+    return this.#eof ? null : undefined;
   }
 
   /**
@@ -282,7 +288,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
           const partial = this.#buffer.take(this.#buffer.size);
           throw new IncompleteRead(partial, n);
         }
-        await this.#waitReadable();
+        await this.#waitReadable(this.timeout);
       }
     } finally {
       this.#readBusy = false;
@@ -353,7 +359,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
           if (restAtEof) return partial;
           throw new IncompleteRead(partial, partial.length + delimiter.length);
         }
-        await this.#waitReadable();
+        await this.#waitReadable(this.timeout);
       }
     } finally {
       this.#readBusy = false;
@@ -375,18 +381,13 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     const finished: IteratorReturnResult<void> = { done: true, value: undefined };
     /** The next result if it can be had without waiting (or the failure), else undefined. */
     const now = (): IteratorResult<Uint8Array, void> | undefined => {
-      if (this.#isClosed) throw socketClosedError('read');
-      if (this.#buffer.size > 0) {
-        const value = this.#buffer.takeChunk(Number.POSITIVE_INFINITY);
-        this.#afterTake();
-        return { done: false, value };
-      }
-      this.#checkReadable();
-      if (this.#eof) {
+      const value = this.#takeNow(Number.POSITIVE_INFINITY);
+      if (value === undefined) return undefined;
+      if (value === null) {
         done = true;
         return finished;
       }
-      return undefined;
+      return { done: false, value };
     };
     const afterWait = (): IteratorResult<Uint8Array, void> | Promise<IteratorResult<Uint8Array, void>> => {
       this.#readBusy = false;
@@ -413,7 +414,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
         return Promise.reject(err);
       }
       this.#readBusy = true;
-      return this.#waitReadable().then(afterWait, failed);
+      return this.#waitReadable(this.timeout).then(afterWait, failed);
     };
     const iterator: AsyncIterableIterator<Uint8Array, void> = {
       next: step,
