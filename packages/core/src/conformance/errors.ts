@@ -57,6 +57,24 @@ export function errors(suite: Suite): void {
       stream.close();
     });
 
+    it('a write without a callback after the peer reset fails silently: no throw, nothing to onError', async () => {
+      // Fire-and-forget writes (net's HTTP server sends its responses so) learn of a broken connection
+      // from the read side; the hub must neither throw nor report their failure.
+      const peer = await nodeServer(t());
+      const stream = await connect(t(), { host: '127.0.0.1', port: peer.port });
+      const socket = await peer.sockets.next('the node:net server to accept');
+      const gone = deferred();
+      socket.on('close', () => gone.resolve());
+      socket.resetAndDestroy();
+      await within(2000, 'the peer socket to close', gone.promise);
+      for (let i = 0; i < 10; i++) {
+        stream.write(Buffer.alloc(1024, i));
+        await turns(t().hub);
+      }
+      expect(t().errors).toEqual([]);
+      stream.close();
+    });
+
     it('listen() on a port in use throws EADDRINUSE at once', async () => {
       const { listener } = listen(t());
       expectThrowsCode(
