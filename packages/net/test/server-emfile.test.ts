@@ -25,8 +25,8 @@ function hasPrlimit(): boolean {
  * The child: a StreamServer (this package's source, bundled) whose handlers
  * hold their sockets until released, with `_next()` counted (each accept
  * attempt) and accept errors collected from core's `onError`. It prints its
- * port, `emfile` at the first EMFILE, then measures accept attempts and CPU
- * time over 300 ms while the parent keeps connecting, releases the handlers
+ * port, `emfile` at the first EMFILE, then measures accept attempts and the
+ * share of CPU time in three windows of 100 ms while the parent keeps connecting, releases the handlers
  * and prints the numbers; a connection made after that which says `late` is
  * answered `served`, and the child stops and exits.
  */
@@ -62,10 +62,17 @@ await run(async () => {
   say('emfile');
   const attemptsBefore = attempts;
   const errorsBefore = errors.length;
-  const cpuBefore = process.cpuUsage();
-  await sleep(300);
-  const cpu = process.cpuUsage(cpuBefore);
-  const window = { attempts: attempts - attemptsBefore, failed: errors.length - errorsBefore, cpuMs: (cpu.user + cpu.system) / 1000 };
+  // Three windows of 100 ms: a spin shows in each, while a burst of CPU time
+  // charged to us by a busy host (a VM's stolen time, a GC) shows in one.
+  const cpuShares = [];
+  for (let i = 0; i < 3; i++) {
+    const cpuBefore = process.cpuUsage();
+    const wallBefore = performance.now();
+    await sleep(100);
+    const cpu = process.cpuUsage(cpuBefore);
+    cpuShares.push((cpu.user + cpu.system) / 1000 / (performance.now() - wallBefore));
+  }
+  const window = { attempts: attempts - attemptsBefore, failed: errors.length - errorsBefore, cpuShare: Math.min(...cpuShares), cpuShares };
   released = true;
   for (const w of held.splice(0)) w.switch();
   await sleep(50);
@@ -169,13 +176,14 @@ describeEachHub('StreamServer out of descriptors (child process)', (hub) => {
         const window = JSON.parse(m![1]!) as {
           attempts: number;
           failed: number;
-          cpuMs: number;
+          cpuShare: number;
           errors: string[];
         };
         expect(window.errors).toContain('EMFILE');
         // Back-off is 10, 20, 40, 80, 160 ms...: a handful of attempts in 300 ms, not thousands.
         expect(window.attempts, JSON.stringify(window)).toBeLessThanOrEqual(20);
-        expect(window.cpuMs, JSON.stringify(window)).toBeLessThan(250);
+        // Idle here is about 3% of a core; a spin is 100% in every window.
+        expect(window.cpuShare, JSON.stringify(window)).toBeLessThan(0.5);
         for (const s of clients.splice(0)) s.destroy();
         const late = open();
         late.write('late\n');
