@@ -10,6 +10,15 @@ export const READ_HIGH_WATER_MARK = 64 * 1024;
  * hub (`writeQueueSize`) or written without the hub having confirmed them yet.
  */
 export const WRITE_HIGH_WATER_MARK = 64 * 1024;
+/**
+ * A `write()` asks the hub for a completion callback only once this many bytes
+ * went out without one; the callback confirms those too, as writes are
+ * ordered. A callback per small write was the largest single cost of an echo
+ * round trip (one more call from the hub per write). Below the high-water
+ * mark, so a writer that outruns the peer (or writes into a dead connection,
+ * whose callback-less writes fail silently) always has a callback to wait for.
+ */
+const CONFIRM_EVERY = 16 * 1024;
 /** Default `maxBytes` of `readUntil()` and `readLine()`. */
 export const DEFAULT_MAX_LINE = 64 * 1024;
 
@@ -30,6 +39,26 @@ function addressOf(get: () => SocketAddress): SocketAddress {
     return get();
   } catch {
     return NO_ADDRESS;
+  }
+}
+
+type Step = IteratorResult<Uint8Array, void>;
+
+/**
+ * The wait of one async-iteration step, woken straight with the step's result
+ * (the socket takes the chunk in its read callback): no `then()` and no extra
+ * turn per chunk. Every way a wait ends but a result goes through `throw()`
+ * (see Waiter), which calls `onThrow` once.
+ */
+class StepWaiter extends Waiter<Step> {
+  constructor(private readonly onThrow: () => void) {
+    super('socket read');
+  }
+
+  override throw(error: unknown): boolean {
+    if (!super.throw(error)) return false;
+    this.onThrow();
+    return true;
   }
 }
 
@@ -69,10 +98,15 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   #ended = false;
   #readBusy = false;
   #writeBusy = false;
-  #readWaiter: Waiter<void> | undefined;
+  #readWaiter: Waiter<void> | StepWaiter | undefined;
+  /** Set while an iteration step waits: takes the step's result for its waiter. */
+  #deliver: ((waiter: StepWaiter) => void) | undefined;
   #writeWaiter: Waiter<void> | undefined;
-  /** Bytes handed to the hub whose write callback has not run yet, and their sizes in order. */
+  /** Bytes handed to the hub and not yet confirmed by a write callback. */
   #unconfirmed = 0;
+  /** Bytes written since the last write that asked for a callback. */
+  #unmarked = 0;
+  /** What each pending write callback confirms (its bytes and the unmarked ones before), in order. */
   #sizes: number[] = [];
   #sizesHead = 0;
   /** Bytes were written with `_send()` (no callback): only the hub's `writeQueueSize` counts them. */
@@ -117,8 +151,14 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
       }
     }
     const waiter = this.#readWaiter;
+    if (waiter === undefined) return;
     this.#readWaiter = undefined;
-    waiter?.switch();
+    const deliver = this.#deliver;
+    if (deliver === undefined) (waiter as Waiter<void>).switch();
+    else {
+      this.#deliver = undefined;
+      deliver(waiter as StepWaiter);
+    }
   }
 
   #startReading(): void {
@@ -149,6 +189,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#startReading();
     const waiter = new Waiter<void>('socket read');
     this.#readWaiter = waiter;
+    this.#deliver = undefined;
     return waiter.get({ timeout });
   }
 
@@ -375,12 +416,13 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * for await (const chunk of sock) process.stdout.write(chunk);
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array, void> {
-    // A plain iterator rather than an async generator, and no promise beyond the wait itself when
-    // it must wait: the echo benchmark (bench/run.mjs) reads a chunk per step.
+    // A plain iterator rather than an async generator, and a step that must wait returns its
+    // waiter's promise, resolved with the step's result: the echo benchmark (bench/run.mjs) reads a
+    // chunk per step.
     let done = false;
     const finished: IteratorReturnResult<void> = { done: true, value: undefined };
     /** The next result if it can be had without waiting (or the failure), else undefined. */
-    const now = (): IteratorResult<Uint8Array, void> | undefined => {
+    const now = (): Step | undefined => {
       const value = this.#takeNow(Number.POSITIVE_INFINITY);
       if (value === undefined) return undefined;
       if (value === null) {
@@ -389,21 +431,30 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
       }
       return { done: false, value };
     };
-    const afterWait = (): IteratorResult<Uint8Array, void> | Promise<IteratorResult<Uint8Array, void>> => {
-      this.#readBusy = false;
-      try {
-        return now() ?? step();
-      } catch (err) {
-        done = true;
-        throw err;
-      }
-    };
-    const failed = (err: unknown): never => {
+    /** A waiting step failed (timeout, kill, close, read error): the iteration is over. */
+    const stopped = (): void => {
       this.#readBusy = false;
       done = true;
-      throw err;
     };
-    const step = (): Promise<IteratorResult<Uint8Array, void>> => {
+    /** Called by the read callback: wake the waiting step with its result. */
+    const deliver = (waiter: StepWaiter): void => {
+      if (!waiter.waiting) return; // it ended (timeout, kill): the data stays for the next read
+      let result: Step | undefined;
+      try {
+        result = now();
+      } catch (err) {
+        waiter.throw(err);
+        return;
+      }
+      if (result === undefined) {
+        this.#readWaiter = waiter;
+        this.#deliver = deliver;
+        return;
+      }
+      this.#readBusy = false;
+      waiter.switch(result);
+    };
+    const step = (): Promise<Step> => {
       if (done) return Promise.resolve(finished);
       try {
         if (this.#readBusy) throw new ConcurrentUse('another greenlet is already reading this socket');
@@ -414,7 +465,18 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
         return Promise.reject(err);
       }
       this.#readBusy = true;
-      return this.#waitReadable(this.timeout).then(afterWait, failed);
+      this.#startReading();
+      const waiter = new StepWaiter(stopped);
+      this.#readWaiter = waiter;
+      this.#deliver = deliver;
+      const promise = waiter.get({ timeout: this.timeout });
+      if (waiter.ready) {
+        // It failed at once (a kill already pending, a bad timeout): nothing will wake it.
+        this.#readWaiter = undefined;
+        this.#deliver = undefined;
+        stopped();
+      }
+      return promise;
     };
     const iterator: AsyncIterableIterator<Uint8Array, void> = {
       next: step,
@@ -441,17 +503,26 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#writeBusy = true;
   }
 
-  /** Hand `bytes` to the hub, counting them until its callback confirms (or fails) them. */
+  /**
+   * Hand `bytes` to the hub, counting them until a write callback confirms (or
+   * fails) them: this write's, or that of a later one (see {@link CONFIRM_EVERY}).
+   */
   #queue(bytes: Uint8Array): void {
     if (bytes.length === 0) return;
     this.#unconfirmed += bytes.length;
-    this.#sizes.push(bytes.length);
+    this.#unmarked += bytes.length;
+    if (this.#unmarked < CONFIRM_EVERY) {
+      this.#stream.write(bytes);
+      return;
+    }
+    this.#sizes.push(this.#unmarked);
+    this.#unmarked = 0;
     this.#stream.write(bytes, this.#onWritten);
   }
 
   /**
    * Too much unsent: more than the high-water mark handed to the hub and not
-   * yet confirmed by its write callback. That covers the hub's own queue
+   * yet confirmed by a write callback. That covers the hub's own queue
    * (`writeQueueSize`: queued bytes are unconfirmed too) without asking the
    * hub on every write, and a hub that drops its queue when the peer resets
    * before telling us: a writer that never waited would never learn of the
@@ -580,6 +651,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#stream.close();
     const reader = this.#readWaiter;
     this.#readWaiter = undefined;
+    this.#deliver = undefined;
     reader?.throw(socketClosedError('read'));
     this.#writeWaiter?.throw(socketClosedError('write'));
     this.#resolveClosed();

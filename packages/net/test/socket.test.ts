@@ -143,6 +143,79 @@ describeEachHub('Socket', () => {
     expect(ok).toBe(true);
   });
 
+  it('async iteration: a step that waits is woken with its chunk; Timeout, kill and close end it, and no byte is lost', async () => {
+    const [a, b] = await pair();
+    // woken by data: each chunk is yielded once, in order
+    const seen: string[] = [];
+    const reader = spawn(async () => {
+      for await (const chunk of b) {
+        seen.push(text(chunk)!);
+        if (seen.length === 2) break;
+      }
+    });
+    await idle();
+    expect(reader.waitingOn).toBe('socket read');
+    await a.write('one');
+    await sleep(5);
+    await a.write('two');
+    await reader.get();
+    expect(seen).toEqual(['one', 'two']);
+
+    // a Timeout ends the iteration; data that comes later is kept for the next read
+    b.timeout = 20;
+    const timedOut = await caught(
+      (async () => {
+        for await (const _ of b) throw new Error('nothing was sent');
+      })(),
+    );
+    expect(timedOut).toBeInstanceOf(Timeout);
+    b.timeout = 2000; // a lost byte fails fast
+    await a.write('after the timeout');
+    await sleep(10); // it arrives while nobody reads
+    expect(text(await b.read())).toBe('after the timeout');
+
+    // kill(): the greenlet ends, and the socket can be read again at once (no ConcurrentUse)
+    const killed = spawn(async () => {
+      for await (const _ of b) throw new Error('nothing was sent');
+    });
+    await idle();
+    expect(killed.waitingOn).toBe('socket read');
+    await killed.kill();
+    expect(killed.value).toBeInstanceOf(GreenletExit);
+    await a.write('after the kill');
+    await sleep(10);
+    expect(text(await b.read())).toBe('after the kill');
+
+    // a second reader while one iterates gets ConcurrentUse; close() ends the iteration
+    const iterating = spawn(async () => {
+      for await (const _ of b) throw new Error('nothing was sent');
+    });
+    await idle();
+    expect(await caught(b.read())).toBeInstanceOf(ConcurrentUse);
+    b.close();
+    expect(codeOf(await caught(iterating.get()))).toBe('ERR_SOCKET_CLOSED');
+  });
+
+  it('async iteration yields what came before a reset, then throws ECONNRESET', async () => {
+    const server = nodeNet.createServer((conn) => {
+      conn.write('before', () => setTimeout(() => conn.resetAndDestroy(), 10));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await using a = await connect({ port: (server.address() as nodeNet.AddressInfo).port });
+      let got = '';
+      const err = await caught(
+        (async () => {
+          for await (const chunk of a) got += text(chunk);
+        })(),
+      );
+      expect(got).toBe('before');
+      expect(codeOf(err)).toBe('ECONNRESET');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('backpressure: a writer to a peer that does not read blocks in write() (kind "socket write") until the peer reads', async () => {
     const [a, b] = await pair();
     const total = 8 * 1024 * 1024;
@@ -247,6 +320,22 @@ describeEachHub('Socket', () => {
       if (err === undefined) await sleep(2);
     }
     expect(['EPIPE', 'ECONNRESET']).toContain(codeOf(err));
+  });
+
+  it('a writer that never waits learns that the peer is gone instead of writing into the void', async () => {
+    const [a, b] = await pair();
+    b.close();
+    await sleep(10);
+    const small = new Uint8Array(64);
+    let writes = 0;
+    const err = await caught(
+      (async () => {
+        // Most writes need not wait; the socket must still make this loop fail, and soon.
+        for (; writes < 1_000_000; writes++) await a.write(small);
+      })(),
+    );
+    expect(['EPIPE', 'ECONNRESET']).toContain(codeOf(err));
+    expect(writes).toBeLessThan(10_000);
   });
 
   it('a reset by the peer rejects the blocked read with ECONNRESET, after the bytes received before it', async () => {
