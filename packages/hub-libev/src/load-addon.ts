@@ -50,7 +50,8 @@ export interface NativeStream extends NativeWatcher {
   localAddress(): SocketAddress | undefined;
   remoteAddress(): SocketAddress | undefined;
   onconnect?: (status: Status) => void;
-  onread?: (chunk: Buffer | null, status?: Status) => void;
+  /** A chunk read (its bytes, which JS owns), or null at end of stream or on error (status < 0). */
+  onread?: (bytes: ArrayBuffer | null, status?: Status) => void;
   onwrite?: (count: number, status: Status) => void;
   onshutdown?: (status: Status) => void;
 }

@@ -136,10 +136,10 @@ export class LibevStream extends TrackedHandle implements Stream {
     if (cb) this.owner.complete(() => cb(err), context);
   }
 
-  #read(chunk: Buffer | null, status?: number): void {
+  #read(bytes: ArrayBuffer | null, status?: number): void {
     const onRead = this.#onRead;
-    if (chunk !== null) {
-      if (onRead) this.invoke('read callback', onRead, chunk);
+    if (bytes !== null) {
+      if (onRead) this.invoke('read callback', onRead, Buffer.from(bytes));
       return;
     }
     this.#ended = true;

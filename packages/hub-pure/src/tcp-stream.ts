@@ -49,6 +49,12 @@ export class TcpStream implements Stream, Owned {
   #error: Error | null = null;
   #referenced = true;
   #nodeReferenced = true;
+  /** Writes without a callback that Node has not finished yet (they keep the stream active). */
+  #uncalled = 0;
+  readonly #uncalledDone = (): void => {
+    if (this.#closed || this.#uncalled === 0) return;
+    if (--this.#uncalled === 0) this.#syncRef();
+  };
 
   constructor(
     private readonly rt: Runtime,
@@ -73,7 +79,7 @@ export class TcpStream implements Stream, Owned {
   }
 
   get active(): boolean {
-    return !this.#closed && (this.#onRead !== null || this.#requests.size > 0);
+    return !this.#closed && (this.#onRead !== null || this.#requests.size > 0 || this.#uncalled > 0);
   }
 
   get keepsAlive(): boolean {
@@ -119,6 +125,14 @@ export class TcpStream implements Stream, Owned {
       this.rt.complete(cb, refused, this, 'write');
       return;
     }
+    if (cb === undefined) {
+      // Nobody is told of this write's end: a count and one shared callback, no request of its
+      // own (callback-less writes are the common case: net's Socket asks for one per 16 KiB).
+      // A failure still reaches the socket's 'error' handler, and so later writes and reads.
+      if (++this.#uncalled === 1) this.#syncRef();
+      this.#socket.write(copyBytes(data), this.#uncalledDone);
+      return;
+    }
     const req = this.#requests.open('write', cb);
     this.#socket.write(copyBytes(data), (err) => this.#finish(req, err));
     this.#syncRef();
@@ -142,6 +156,7 @@ export class TcpStream implements Stream, Owned {
     if (this.#closed) return;
     this.#closed = true;
     this.#onRead = null;
+    this.#uncalled = 0;
     this.#requests.failAll();
     this.#socket.destroy();
     this.rt.owned.delete(this);

@@ -145,5 +145,19 @@ export function backpressure(suite: Suite): void {
       server.readStop();
       await until(() => t().hub.stats().active === base, 'the stream to go inactive', 1000);
     });
+
+    it('a write without a callback keeps the stream active just as long', async () => {
+      const { client, server } = await hubPair(t());
+      const base = t().hub.stats().active;
+      const reader = new Reader(server, false);
+      const data = pattern(MORE_THAN_KERNEL_BUFFERS / 4, 25);
+      client.write(data);
+      expect(t().hub.stats().active, 'active count with a write pending').toBeGreaterThan(base);
+      reader.start();
+      await reader.waitBytes(data.length, 'every byte', 10_000);
+      server.readStop();
+      await until(() => t().hub.stats().active === base, 'the stream to go inactive', 1000);
+      expect(client.writeQueueSize).toBe(0);
+    });
   });
 }

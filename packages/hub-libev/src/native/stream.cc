@@ -1,5 +1,5 @@
 // A connected byte stream (TCP or unix) on a non-blocking fd, driven by ev_io.
-// Reads are copied into a fresh Buffer whose ownership moves to JS. Writes go
+// Reads are copied into a fresh ArrayBuffer whose ownership moves to JS. Writes go
 // to the kernel at once with sendmsg and are queued (copied) on EAGAIN; JS
 // keeps the callbacks and learns completions through `onwrite(count, status)`.
 #include <errno.h>
@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <cstring>
 #include <deque>
 #include <vector>
 
@@ -155,8 +156,12 @@ class Stream : public Watcher<Stream> {
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       Napi::HandleScope scope(env);
       if (n > 0) {
+        // A plain ArrayBuffer, made a Buffer in JS: node::Buffer::Copy also sets
+        // the Buffer prototype on a fresh Uint8Array, a slow path taken per read.
         napi_value args[1];
-        if (napi_create_buffer_copy(env, static_cast<size_t>(n), scratch.data(), nullptr, &args[0]) != napi_ok) return;
+        void* data;
+        if (napi_create_arraybuffer(env, static_cast<size_t>(n), &data, &args[0]) != napi_ok) return;
+        memcpy(data, scratch.data(), static_cast<size_t>(n));
         Emit("onread", 1, args);
         if (loop_->terminating()) return;
         if (static_cast<size_t>(n) < scratch.size()) return;
