@@ -9,19 +9,20 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { quick, writeJsonRows } from './args.mjs';
+import { BUSY_SHARE, machineBusy } from './busy.mjs';
 
-/** True when the bench was started with --quick (a short smoke run). */
-export const quick = process.argv.includes('--quick');
+export { BUSY_SHARE, machineBusy, quick };
 
 /** How long a child may take to print the line a bench waits for. */
 export const PROCESS_TIMEOUT_MS = 60_000;
 
 const children = new Set();
 
-/** Kill every child still running (SIGKILL). */
+/** Kill every child still running (SIGKILL, or the `killSignal` it was started with). */
 export function killAll() {
   for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    if (child.exitCode === null && child.signalCode === null) child.kill(child.killSignal ?? 'SIGKILL');
 }
 process.on('exit', killAll);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'])
@@ -48,16 +49,20 @@ export const pinnable = os.cpus().length >= 2 && hasCommand('taskset');
  * @param opts.cpu the core to pin the child to (`undefined`: not pinned)
  * @param opts.cwd its working directory (default: this process's)
  * @param opts.env extra environment variables
+ * @param opts.inheritStdout let the child write to this process's stdout (`lines` then stays empty)
+ * @param opts.killSignal what {@link killAll} sends it: SIGTERM for a child that must kill children of
+ *   its own first (a bench run by bench/run.mjs), SIGKILL by default
  * @returns `{ child, lines }`: `child.done` resolves with `{ code, signal }` on exit;
  *   `lines` fills up with the child's stdout lines (see {@link waitLine}).
  */
-export function start(argv, { cpu, cwd, env } = {}) {
+export function start(argv, { cpu, cwd, env, inheritStdout = false, killSignal } = {}) {
   const [cmd, ...args] = pinnable && cpu !== undefined ? ['taskset', '-c', String(cpu), ...argv] : argv;
   const child = spawn(cmd, args, {
-    stdio: ['pipe', 'pipe', 'inherit'],
+    stdio: ['pipe', inheritStdout ? 'inherit' : 'pipe', 'inherit'],
     cwd,
     env: env ? { ...process.env, ...env } : process.env,
   });
+  child.killSignal = killSignal;
   children.add(child);
   const lines = [];
   const push = (line) => {
@@ -65,8 +70,8 @@ export function start(argv, { cpu, cwd, env } = {}) {
     lines.onPush?.();
   };
   let buffered = '';
-  child.stdout.setEncoding('utf8');
-  child.stdout.on('data', (text) => {
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (text) => {
     buffered += text;
     for (let nl = buffered.indexOf('\n'); nl >= 0; nl = buffered.indexOf('\n')) {
       push(buffered.slice(0, nl));
@@ -156,14 +161,14 @@ export function median(xs) {
  * Run every contender `repeats` times, interleaved, rotating the order each round.
  *
  * @param runOne async (contender) => `{ value, ... }`
- * @returns a Map contender → its runs, each with the 1-min load average when it started (`load`).
+ * @returns a Map contender → its runs, each with the machine's load just before it (`load`, see {@link machineBusy}).
  */
 export async function interleaved(contenders, repeats, runOne) {
   const runs = new Map(contenders.map((c) => [c, []]));
   for (let r = 0; r < repeats; r++) {
     for (let i = 0; i < contenders.length; i++) {
       const c = contenders[(i + r) % contenders.length];
-      const load = os.loadavg()[0];
+      const load = machineBusy();
       const result = await runOne(c);
       runs.get(c).push({ ...result, load });
     }
@@ -213,7 +218,8 @@ export class Results {
         min: Math.min(...values),
         max: Math.max(...values),
         ratio: contender === baseline ? undefined : m / baseMedian,
-        loaded: list.some((r) => r.load > 1),
+        baseline: contender === baseline,
+        loaded: list.some((r) => r.load > BUSY_SHARE),
         clientCpu: list[0].clientCpu === undefined ? undefined : Math.max(...list.map((r) => r.clientCpu)),
         serverUs: list[0].serverUsPerRt === undefined ? undefined : median(list.map((r) => r.serverUsPerRt)),
       });
@@ -225,8 +231,9 @@ export class Results {
     return this.rows.find((r) => r.workload === workload && r.key === key);
   }
 
-  /** Print the rows as a markdown table. */
+  /** Print the rows as a markdown table, and write them to the file --json names (see args.mjs). */
   print() {
+    writeJsonRows(this.rows);
     const head = [
       'workload',
       'contender',
@@ -236,7 +243,7 @@ export class Results {
       'ratio',
       'server us/rt',
       'client cpu',
-      'load>1',
+      'busy',
     ];
     const body = this.rows.map((r) => [
       r.workload,

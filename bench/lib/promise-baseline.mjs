@@ -9,13 +9,17 @@
 //            AsyncLocalStorage, which greenlets need for getcurrent(), installs
 //            promise hooks that tax every promise in the process)
 //
-// Workloads: { [key]: { label, unit, baseline(), greenhub(env) } } where env is
-// core's exports plus whatever loadGreenhub() adds.
+// Workloads: { [key]: { label, unit, baseline(), greenhub(env), python? } } where
+// env is core's exports plus whatever loadGreenhub() adds, and python names the
+// same workload in bench/python/workloads.py, run for gevent and eventlet when
+// the bench is started with --with gevent,eventlet (see args.mjs).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { quick, writeJsonRows } from './args.mjs';
+import { BUSY_SHARE, machineBusy } from './busy.mjs';
+import { isPython, pythonArgv, pythonContenders } from './python.mjs';
 
-/** True when the bench was started with --quick (a short smoke run). */
-export const quick = process.argv.includes('--quick');
+export { quick };
 
 /**
  * Run the benchmark: the parent measures every contender, a child (started by
@@ -57,17 +61,18 @@ async function childMain(workloads, loadGreenhub, contender, workload) {
   env?.resetHub();
 }
 
-function measure(benchFile, contender, workload) {
-  const out = execFileSync(
-    process.execPath,
-    [benchFile, '--child', contender, workload, ...(quick ? ['--quick'] : [])],
-    {
-      encoding: 'utf8',
-      timeout: 300_000,
-      env: { ...process.env, GREENHUB_HUB: contender.startsWith('baseline') ? '' : contender },
-    },
-  );
-  return JSON.parse(out).ms;
+/** One fresh-process run of `workload` by `contender`: `{ ms, load }` (the machine's load just before, see machineBusy). */
+function measure(benchFile, contender, workload, spec) {
+  const load = machineBusy();
+  const [cmd, ...args] = isPython(contender)
+    ? pythonArgv('workloads.py', contender, spec.python, String(spec.unit))
+    : [process.execPath, benchFile, '--child', contender, workload, ...(quick ? ['--quick'] : [])];
+  const out = execFileSync(cmd, args, {
+    encoding: 'utf8',
+    timeout: 300_000,
+    env: { ...process.env, GREENHUB_HUB: contender.startsWith('baseline') ? '' : contender },
+  });
+  return { ms: JSON.parse(out).ms, load };
 }
 
 function availableHubNames(benchFile) {
@@ -90,48 +95,57 @@ function median(xs) {
   return sorted[Math.floor(sorted.length / 2)];
 }
 
+const LABELS = { baseline: 'plain promises', 'baseline-als': 'promises+ALS' };
+
 function parentMain(benchFile, title, notes, workloads) {
   const hubs = availableHubNames(benchFile);
+  const pythons = pythonContenders();
   const repeats = quick ? 1 : 3;
   const rows = [];
   for (const [workload, spec] of Object.entries(workloads)) {
     const repeat = (contender) =>
-      Array.from({ length: repeats }, () => measure(benchFile, contender, workload));
+      Array.from({ length: repeats }, () => measure(benchFile, contender, workload, spec));
     const base = repeat('baseline');
+    const als = repeat('baseline-als');
     const row = (contender, runs) => {
-      const ms = median(runs);
+      const times = runs.map((r) => r.ms);
+      const ms = median(times);
+      const perOp = (t) => (t * 1000) / spec.unit;
       return {
         workload: spec.label,
-        contender,
+        contender: LABELS[contender] ?? (isPython(contender) ? contender : `hub-${contender}`),
+        key: contender,
+        unit: 'us/op',
         ms,
-        min: Math.min(...runs),
-        max: Math.max(...runs),
-        ratio: ms / median(base),
-        perOp: (ms * 1000) / spec.unit,
+        // median, min and max per operation: the figures written with --json
+        median: perOp(ms),
+        min: perOp(Math.min(...times)),
+        max: perOp(Math.max(...times)),
+        ratio: ms / median(base.map((r) => r.ms)),
+        alsRatio: contender.startsWith('baseline') ? undefined : ms / median(als.map((r) => r.ms)),
+        baseline: contender === 'baseline',
+        loaded: runs.some((r) => r.load > BUSY_SHARE),
       };
     };
-    rows.push(row('plain promises', base));
-    const als = repeat('baseline-als');
-    rows.push(row('promises+ALS', als));
-    for (const hub of hubs) {
-      const greenhub = row(`hub-${hub}`, repeat(hub));
-      greenhub.alsRatio = greenhub.ms / median(als);
-      rows.push(greenhub);
-    }
+    rows.push(row('baseline', base), row('baseline-als', als));
+    for (const hub of hubs) rows.push(row(hub, repeat(hub)));
+    if (spec.python) for (const lib of pythons) rows.push(row(lib, repeat(lib)));
   }
+  writeJsonRows(rows);
   console.log(
     `\n${title} (node ${process.version}, median of ${repeats}, each in a fresh process; lower is better)`,
   );
   console.log(
-    'ratio = time / plain promises; vs ALS = time / plain promises with an AsyncLocalStorage active',
+    'ratio = time / plain promises; vs ALS = time / plain promises with an AsyncLocalStorage active;' +
+      ` busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run`,
   );
   for (const note of notes) console.log(note);
   console.log(
-    `\n${'workload'.padEnd(30)}${'contender'.padEnd(17)}${'median ms'.padStart(10)}${'min-max'.padStart(12)}${'us/op'.padStart(9)}${'ratio'.padStart(8)}${'vs ALS'.padStart(8)}`,
+    `\n${'workload'.padEnd(30)}${'contender'.padEnd(17)}${'median ms'.padStart(10)}${'min-max us/op'.padStart(16)}${'us/op'.padStart(9)}${'ratio'.padStart(8)}${'vs ALS'.padStart(8)}${'busy'.padStart(7)}`,
   );
   for (const r of rows) {
     console.log(
-      `${r.workload.padEnd(30)}${r.contender.padEnd(17)}${r.ms.toFixed(1).padStart(10)}${`${r.min.toFixed(0)}-${r.max.toFixed(0)}`.padStart(12)}${r.perOp.toFixed(3).padStart(9)}${`${r.ratio.toFixed(2)}x`.padStart(8)}${(r.alsRatio ? `${r.alsRatio.toFixed(2)}x` : '').padStart(8)}`,
+      `${r.workload.padEnd(30)}${r.contender.padEnd(17)}${r.ms.toFixed(1).padStart(10)}${`${r.min.toFixed(3)}-${r.max.toFixed(3)}`.padStart(16)}${r.median.toFixed(3).padStart(9)}${`${r.ratio.toFixed(2)}x`.padStart(8)}${(r.alsRatio ? `${r.alsRatio.toFixed(2)}x` : '').padStart(8)}${(r.loaded ? '*' : '').padStart(7)}`,
     );
   }
 }

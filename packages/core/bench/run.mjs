@@ -2,6 +2,8 @@
 //
 //   node bench/run.mjs            every available hub + the plain-Promise baseline
 //   node bench/run.mjs --quick    smaller counts (a smoke run that keeps the bench from rotting)
+//   --with gevent,eventlet        spawn and timers on gevent/eventlet too (bench/python/workloads.py)
+//   --json FILE                   also write the rows as JSON (the root's bench/run.mjs merges them)
 //
 // bench/lib/promise-baseline.mjs at the root runs each workload in a fresh
 // process per contender and prints the ratios.
@@ -19,6 +21,7 @@ const WORKLOADS = {
   spawn: {
     label: `spawn+join ${N.spawn / 1000}k`,
     unit: N.spawn,
+    python: 'spawn',
     baseline: async () => {
       const tasks = new Array(N.spawn);
       for (let i = 0; i < N.spawn; i++) tasks[i] = (async (n) => n)(i);
@@ -31,7 +34,7 @@ const WORKLOADS = {
     },
   },
   handoff: {
-    label: `ping-pong ${N.handoff / 1000}k hand-offs`,
+    label: `Waiter ping-pong ${N.handoff / 1000}k`,
     unit: N.handoff,
     baseline: () => promisePingPong(N.handoff),
     greenhub: async ({ spawn, joinall, Waiter }) => {
@@ -56,6 +59,7 @@ const WORKLOADS = {
   timers: {
     label: `${N.timers / 1000}k timers (0-9 ms)`,
     unit: N.timers,
+    python: 'timers',
     baseline: async () => {
       const all = new Array(N.timers);
       for (let i = 0; i < N.timers; i++) all[i] = new Promise((resolve) => setTimeout(resolve, i % 10));

@@ -1,3 +1,12 @@
+// The HTTP benchmark of issue 6 (not a test: never in CI): HttpServer (serve()
+// with a fetch-style handler) against Node's `http`, measured in the same run
+// with wrk; only the ratios are meant to be compared across machines.
+//
+//   node bench/http.mjs            median of 3 wrk runs per server
+//   node bench/http.mjs --quick    a short smoke run: 1 run each, 2 s
+//   --monitor                      each hub again with GREENHUB_MONITOR=1
+//   --with gevent,eventlet         gevent's pywsgi and eventlet.wsgi too (bench/python/http_server.py)
+//   --json FILE                    also write the rows as JSON (the root's bench/run.mjs merges them)
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -13,6 +22,7 @@ import {
   stop,
 } from '../../../bench/lib/harness.mjs';
 import { startServer } from '../../../bench/lib/load-client.mjs';
+import { isPython, pythonArgv, pythonContenders } from '../../../bench/lib/python.mjs';
 import { ensureWrk } from '../../../bench/lib/wrk.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -23,7 +33,13 @@ const HUBS = ['libev', 'pure'];
 const MONITOR = process.argv.includes('--monitor');
 /** hub → the least req/s, as a multiple of Node http's, that meets issue 6's target. */
 const TARGET = { libev: 1.25, pure: 1.0 };
-const LABELS = { node: 'node:http', libev: 'HttpServer, hub-libev', pure: 'HttpServer, hub-pure' };
+const LABELS = {
+  node: 'node:http',
+  libev: 'HttpServer, hub-libev',
+  pure: 'HttpServer, hub-pure',
+  gevent: 'gevent pywsgi',
+  eventlet: 'eventlet.wsgi',
+};
 
 /** A latency of wrk's output ("850.00us", "1.23ms", "2.00s") in ms. */
 function ms(text) {
@@ -50,9 +66,14 @@ async function wrk(port, seconds) {
 
 /** One run: a fresh server, a warm-up, then the measured wrk run. */
 async function httpRun(kind) {
-  const argv = [process.execPath, path.join(here, 'http-server.mjs'), kind === 'node' ? 'node' : 'greenhub'];
+  const argv = isPython(kind)
+    ? pythonArgv('http_server.py', kind)
+    : [process.execPath, path.join(here, 'http-server.mjs'), kind === 'node' ? 'node' : 'greenhub'];
   const hub = kind.replace(/\+monitor$/, '');
-  const env = kind === 'node' ? undefined : { GREENHUB_HUB: hub, GREENHUB_MONITOR: hub === kind ? '0' : '1' };
+  const env =
+    kind === 'node' || isPython(kind)
+      ? undefined
+      : { GREENHUB_HUB: hub, GREENHUB_MONITOR: hub === kind ? '0' : '1' };
   const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
   try {
     const expected = kind === 'node' ? 'node:http' : hub;
@@ -76,13 +97,15 @@ async function httpRun(kind) {
 async function main() {
   ensureWrk();
   const servers = ['node'];
-  for (const hub of await loadableHubs(HUBS)) {
+  const hubs = await loadableHubs(HUBS);
+  for (const hub of hubs) {
     servers.push(hub);
     if (MONITOR) {
       servers.push(`${hub}+monitor`);
       LABELS[`${hub}+monitor`] = `${LABELS[hub]} + monitor`;
     }
   }
+  servers.push(...pythonContenders());
   const startedAt = new Date();
   const runs = await interleaved(servers, REPEATS, httpRun);
   const results = new Results();
@@ -109,7 +132,7 @@ async function main() {
       `hub-${hub} with GREENHUB_MONITOR=1: ${ratio.toFixed(3)}x its req/s without (target >= 0.97)`,
     );
   }
-  for (const kind of servers.filter((k) => k !== 'node' && !k.endsWith('+monitor'))) {
+  for (const kind of hubs) {
     const { ratio } = results.get('http hello', kind);
     const latency = results.get('http p99 latency', kind);
     const goal = TARGET[kind];

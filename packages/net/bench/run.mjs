@@ -4,6 +4,8 @@
 //
 //   node bench/run.mjs           the full run (3 to 5 minutes), median of 3 runs each
 //   node bench/run.mjs --quick   a short smoke run: 1 run each, smaller counts
+//   --with gevent,eventlet       gevent's StreamServer and eventlet's serve() too (bench/python/echo_server.py)
+//   --json FILE                  also write the rows as JSON (the root's bench/run.mjs merges them)
 //
 // 1. TCP echo, 64-byte ping-pong at 1, 50 and 200 connections: a StreamServer
 //    echo server (bench/echo-server.mjs: run(), one handler greenlet per
@@ -32,6 +34,7 @@ import {
   Results,
 } from '../../../bench/lib/harness.mjs';
 import { buildClient, echoRun, idleRun, startServer } from '../../../bench/lib/load-client.mjs';
+import { isPython, pythonArgv, pythonContenders } from '../../../bench/lib/python.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
@@ -43,19 +46,28 @@ const HUBS = ['libev', 'pure'];
 const ECHO_TARGET = { libev: 1.0, pure: 0.8 };
 /** The most server memory per idle connection on hub-libev that meets issue 5's target. */
 const IDLE_TARGET_BYTES = 4 * 1024;
-const LABELS = { net: 'node:net', libev: 'StreamServer, hub-libev', pure: 'StreamServer, hub-pure' };
+const LABELS = {
+  net: 'node:net',
+  libev: 'StreamServer, hub-libev',
+  pure: 'StreamServer, hub-pure',
+  gevent: 'gevent StreamServer',
+  eventlet: 'eventlet serve()',
+};
 
 // ---- the measurements -------------------------------------------------------------------------------------
 
 async function echoServer(kind, holdConns) {
-  const argv = [
-    process.execPath,
-    ...(holdConns ? ['--expose-gc'] : []),
-    path.join(here, 'echo-server.mjs'),
-    kind === 'net' ? 'net' : 'greenhub',
-  ];
-  if (holdConns) argv.push(String(holdConns));
-  const env = kind === 'net' ? undefined : { GREENHUB_HUB: kind };
+  const hold = holdConns ? [String(holdConns)] : [];
+  const argv = isPython(kind)
+    ? pythonArgv('echo_server.py', kind, ...hold)
+    : [
+        process.execPath,
+        ...(holdConns ? ['--expose-gc'] : []),
+        path.join(here, 'echo-server.mjs'),
+        kind === 'net' ? 'net' : 'greenhub',
+        ...hold,
+      ];
+  const env = kind === 'net' || isPython(kind) ? undefined : { GREENHUB_HUB: kind };
   const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
   const expected = kind === 'net' ? 'node:net' : kind;
   if (server.info.hub !== expected) throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
@@ -67,28 +79,25 @@ async function echoServer(kind, holdConns) {
 const results = new Results();
 
 function targets(servers) {
+  const hubs = servers.filter((kind) => HUBS.includes(kind));
   const out = [];
   for (const conns of ECHO.conns) {
-    const parts = servers
-      .filter((kind) => kind !== 'net')
-      .map((kind) => {
-        const { ratio } = results.get(`echo ${conns} conn`, kind);
-        const goal = ECHO_TARGET[kind];
-        return `hub-${kind} ${ratio.toFixed(2)}x node:net (target >= ${goal.toFixed(1)}x: ${ratio >= goal ? 'met' : 'MISSED'})`;
-      });
+    const parts = hubs.map((kind) => {
+      const { ratio } = results.get(`echo ${conns} conn`, kind);
+      const goal = ECHO_TARGET[kind];
+      return `hub-${kind} ${ratio.toFixed(2)}x node:net (target >= ${goal.toFixed(1)}x: ${ratio >= goal ? 'met' : 'MISSED'})`;
+    });
     out.push(`echo at ${conns}: ${parts.join(', ')}`);
   }
-  const parts = servers
-    .filter((kind) => kind !== 'net')
-    .map((kind) => {
-      const { median, ratio } = results.get('idle conn RSS', kind);
-      const kb = `${(median / 1024).toFixed(2)} KB/conn`;
-      const goal =
-        kind === 'libev'
-          ? ` (target <= ${IDLE_TARGET_BYTES / 1024} KB: ${median <= IDLE_TARGET_BYTES ? 'met' : 'MISSED'})`
-          : '';
-      return `hub-${kind} ${kb}${goal}, ${ratio.toFixed(2)}x node:net`;
-    });
+  const parts = hubs.map((kind) => {
+    const { median, ratio } = results.get('idle conn RSS', kind);
+    const kb = `${(median / 1024).toFixed(2)} KB/conn`;
+    const goal =
+      kind === 'libev'
+        ? ` (target <= ${IDLE_TARGET_BYTES / 1024} KB: ${median <= IDLE_TARGET_BYTES ? 'met' : 'MISSED'})`
+        : '';
+    return `hub-${kind} ${kb}${goal}, ${ratio.toFixed(2)}x node:net`;
+  });
   out.push(`idle RSS: ${parts.join('; ')}`);
   return out;
 }
@@ -97,7 +106,7 @@ function targets(servers) {
 
 async function main() {
   const servers = ['net'];
-  servers.push(...(await loadableHubs(HUBS)));
+  servers.push(...(await loadableHubs(HUBS)), ...pythonContenders());
   const client = buildClient();
   const startedAt = new Date();
 

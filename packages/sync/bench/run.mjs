@@ -2,6 +2,8 @@
 //
 //   node bench/run.mjs            every available hub + the plain-Promise baselines
 //   node bench/run.mjs --quick    smaller counts (a smoke run that keeps the bench from rotting)
+//   --with gevent,eventlet        the Queue ping-pong on gevent/eventlet too (bench/python/workloads.py)
+//   --json FILE                   also write the rows as JSON (the root's bench/run.mjs merges them)
 //
 // GREENHUB_SYNC_DIST=/path/to/module.js loads Queue and Pool from there instead of
 // '@greenhub/sync' (to measure a build that is not the package's dist yet).
@@ -26,6 +28,7 @@ const WORKLOADS = {
   handoff: {
     label: `Queue ping-pong ${N.handoff / 1000}k`,
     unit: N.handoff,
+    python: 'queue',
     baseline: () => promisePingPong(N.handoff),
     greenhub: async ({ spawn, joinall, Queue }) => {
       const rounds = N.handoff / 2;
