@@ -7,11 +7,14 @@
 //   node bench/websocket.mjs --quick   a short smoke run: 1 run each, 2 s
 //
 // Each server (bench/websocket-server.mjs) runs in a fresh process pinned to
-// core 0; the load client (bench/websocket-client.mjs: Node and `ws`, one
-// message in flight per connection) runs in its own process pinned to core 1.
+// core 0; the load client is the C program of the TCP echo benches
+// (bench/lib/client.c at the repo root, its `ws` mode: epoll, one process,
+// masked frames, one message in flight per connection), pinned to core 1. It
+// takes a small share of its core, so messages/s are bounded by the server
+// (a Node client with `ws` used about all of its core and capped them).
 // Runs of the contenders are interleaved. Loopback only; every process
-// started here is killed on exit or failure. Needs builds of core, sync, net
-// and the hubs.
+// started here is killed on exit or failure. Needs `cc` and builds of core,
+// sync, net and the hubs.
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
@@ -27,7 +30,7 @@ import {
   stop,
   waitLine,
 } from '../../../bench/lib/harness.mjs';
-import { startServer } from '../../../bench/lib/load-client.mjs';
+import { buildClient, startServer } from '../../../bench/lib/load-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
@@ -45,7 +48,7 @@ const LABELS = {
 };
 
 /** One run: a fresh server, the load client's warm-up, then its measured window. */
-async function echoRun(kind) {
+async function echoRun(client, kind) {
   const argv = [
     process.execPath,
     path.join(here, 'websocket-server.mjs'),
@@ -57,15 +60,8 @@ async function echoRun(kind) {
     const expected = kind === 'node' ? 'node:ws' : kind;
     if (server.info.hub !== expected)
       throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
-    const clientArgv = [
-      process.execPath,
-      path.join(here, 'websocket-client.mjs'),
-      String(server.port),
-      String(CONNS),
-      String(WARMUP_MS),
-      String(RUN_MS),
-    ];
-    const load = start(clientArgv, { cpu: 1, cwd });
+    const clientArgv = [client, 'ws', String(server.port), String(CONNS), String(WARMUP_MS), String(RUN_MS)];
+    const load = start(clientArgv, { cpu: 1 });
     let cpuFrom = 0;
     const mark = setTimeout(() => {
       cpuFrom = cpuMs(server.child.pid);
@@ -85,8 +81,9 @@ async function echoRun(kind) {
 async function main() {
   const servers = ['node'];
   servers.push(...(await loadableHubs(HUBS)));
+  const client = buildClient();
   const startedAt = new Date();
-  const runs = await interleaved(servers, REPEATS, echoRun);
+  const runs = await interleaved(servers, REPEATS, (kind) => echoRun(client, kind));
   const results = new Results();
   results.add(`ws echo, 64 B, ${CONNS} conns`, 'msg/s', runs, 'node', LABELS);
 
@@ -96,7 +93,7 @@ async function main() {
       ` echo, one message in flight each, ${RUN_MS / 1000} s after a ${WARMUP_MS / 1000} s warm-up, per run`,
   );
   console.log(
-    `server and load client (Node + ws) ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'};` +
+    `server and load client (C, epoll) ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'};` +
       ' ratio = median / baseline median (higher is better); server us/rt = server CPU time per message (median);' +
       ' load>1 = 1-min load average above 1 when a run started\n',
   );
