@@ -38,7 +38,9 @@ export class LibevStream extends TrackedHandle implements Stream {
   }
 
   get writeQueueSize(): number {
-    return this.#closed ? 0 : this.#native.queued;
+    // The addon queues only what the kernel did not take, and every such write is listed in
+    // #writes until it completes: while none is, no call into the addon.
+    return this.#closed || this.#writes.length === 0 ? 0 : this.#native.queued;
   }
 
   get localAddress(): SocketAddress {

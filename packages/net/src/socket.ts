@@ -101,6 +101,8 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   #readWaiter: Waiter<void> | StepWaiter | undefined;
   /** Set while an iteration step waits: takes the step's result for its waiter. */
   #deliver: ((waiter: StepWaiter) => void) | undefined;
+  /** See {@link Socket._setReadHook}. */
+  #readHook: (() => boolean) | undefined;
   #writeWaiter: Waiter<void> | undefined;
   /** Bytes handed to the hub and not yet confirmed by a write callback. */
   #unconfirmed = 0;
@@ -149,6 +151,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
         this.#reading = false;
         this.#stream.readStop();
       }
+      if (this.#readHook?.()) return;
     }
     const waiter = this.#readWaiter;
     if (waiter === undefined) return;
@@ -218,6 +221,18 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   _waitReadable(timeout: number | undefined): Promise<void> {
     if (!this.#isClosed && (this.#buffer.size > 0 || this.#eof || this.#readError)) return Promise.resolve();
     return this.#waitReadable(timeout);
+  }
+
+  /**
+   * @internal Let `hook` take data as it arrives, in the hub's read callback
+   * (with `_takeBuffered()`): it runs after each chunk was buffered, and when
+   * it returns true (it took what it could use) a waiting reader is not
+   * woken. End of stream and errors always wake the reader. For the
+   * WebSocket reader, which parses frames there instead of waking its
+   * greenlet for every message; `undefined` removes it.
+   */
+  _setReadHook(hook: (() => boolean) | undefined): void {
+    this.#readHook = hook;
   }
 
   /**

@@ -774,6 +774,34 @@ describeEachHub('WebSocket', () => {
     expect(await s.closed).toEqual({ code: 1006, reason: '', wasClean: false });
   });
 
+  it('a WebSocket nobody receives on stops reading at its queue limit; every message arrives in order once taken', async () => {
+    const seen: WebSocket[] = [];
+    const port = await start((request) => {
+      const { socket, response } = upgradeWebSocket(request);
+      seen.push(socket);
+      return response;
+    });
+    const ws = nodeClient(`ws://127.0.0.1:${port}/`);
+    await opened(ws);
+    // 24 MiB of 64 KiB messages: far more than the receive queue (1 MiB) and the socket buffers hold.
+    const count = 384;
+    for (let i = 0; i < count; i++) ws.send(Buffer.alloc(64 * 1024, i & 0xff));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(ws.bufferedAmount, 'bytes the server did not take').toBeGreaterThan(4 * 1024 * 1024);
+    const s = seen[0]!;
+    const reader = spawn(async () => {
+      let n = 0;
+      for await (const msg of s) {
+        if (msg.length !== 64 * 1024 || (msg as Uint8Array)[0] !== (n & 0xff))
+          throw new Error(`message ${n} is wrong`);
+        if (++n === count) return n;
+      }
+      return n;
+    });
+    expect(await within(reader.get(), 'every message', 20_000)).toBe(count);
+    expect(ws.bufferedAmount).toBe(0);
+  });
+
   it('send() waits while the peer does not read (backpressure) and resumes when it does', async () => {
     const seen: WebSocket[] = [];
     const port = await start((request) => {

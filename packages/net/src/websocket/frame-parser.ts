@@ -48,9 +48,13 @@ export class FrameParser {
     this.#maxMessage = maxMessage;
   }
 
-  push(chunk: Buffer): void {
+  /** Bytes received, in order (the parser keeps them: the caller must not reuse them). */
+  push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
+    // Both hubs hand out Buffers already: a view is made only for other Uint8Arrays.
+    this.#chunks.push(
+      Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length),
+    );
     this.#size += chunk.length;
   }
 

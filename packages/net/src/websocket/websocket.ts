@@ -6,7 +6,7 @@
 // application is busy elsewhere (a broadcast-only server still sees its
 // clients leave).
 
-import { codedError, getcurrent, reportError, Waiter } from '@greenhub/core';
+import { codedError, type Greenlet, getcurrent, reportError, Waiter } from '@greenhub/core';
 import { type CodedError, ConcurrentUse } from '../errors.js';
 import { errorCode } from '../internal/server-spawn.js';
 import type { Socket } from '../socket.js';
@@ -59,6 +59,38 @@ const DEFAULT_MAX_MESSAGE = 64 * 1024 * 1024;
 const QUEUE_MESSAGES = 1024;
 const QUEUE_BYTES = 1024 * 1024;
 
+/** What an iteration step gets at the end. */
+const DONE: IteratorReturnResult<void> = { value: undefined, done: true };
+
+/**
+ * The wait of `receive()` (woken with a message, or null at the end) or of an
+ * iteration step (`iterating`: woken with the step's result): woken straight
+ * with what the caller gets, so no `then()` runs per message. Every other
+ * ending goes through `throw()` (see Waiter), which calls `onThrow` with the
+ * greenlet that waited.
+ */
+class ReceiveWaiter extends Waiter<unknown> {
+  constructor(
+    readonly iterating: boolean,
+    private readonly onThrow: (waiter: ReceiveWaiter, owner: Greenlet<unknown> | undefined) => void,
+  ) {
+    super('websocket receive');
+  }
+
+  /** Wake with `message` (null: the connection is over), as this wait returns it. */
+  give(message: WebSocketMessage | null): boolean {
+    if (!this.iterating) return this.switch(message);
+    return this.switch(message === null ? DONE : { value: message, done: false });
+  }
+
+  override throw(error: unknown): boolean {
+    const owner = this.owner;
+    if (!super.throw(error)) return false;
+    this.onThrow(this, owner);
+    return true;
+  }
+}
+
 function closedError(): CodedError {
   return codedError(new Error('the WebSocket is closed'), 'ERR_WEBSOCKET_CLOSED');
 }
@@ -99,7 +131,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
   #queue: WebSocketMessage[] = [];
   #queueHead = 0;
   #queuedBytes = 0;
-  #receiver: Waiter<WebSocketMessage | null> | undefined;
+  #receiver: ReceiveWaiter | undefined;
   #room: Waiter<void> | undefined;
   #openWaiters: Waiter<void>[] = [];
   #closeWaiters: Waiter<void>[] = [];
@@ -172,8 +204,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
     this.#sock = sock;
     sock.setNoDelay(true); // messages are small and latency matters, as for ws and browsers
     this.#writer = new FrameWriter(sock);
-    if (buffered.length > 0)
-      this.#parser.push(Buffer.from(buffered.buffer, buffered.byteOffset, buffered.length));
+    if (buffered.length > 0) this.#parser.push(buffered);
     const pendingClose = this.#state === CLOSING;
     this.#state = pendingClose ? CLOSING : OPEN;
     for (const w of this.#openWaiters.splice(0)) w.switch();
@@ -186,6 +217,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
     const sock = this.#sock!;
     let killed: unknown;
     try {
+      sock._setReadHook(this.#readNow);
       await this.#readLoop(sock);
       if (this.#closeReceived !== undefined) await this.#flushAndEnd(sock);
     } catch (err) {
@@ -197,11 +229,31 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
       }
       // Either way the connection ends without the peer's close: 1006.
     } finally {
+      sock._setReadHook(undefined);
       sock.close();
       this.#finalize();
     }
     if (killed !== undefined) throw killed;
   }
+
+  /**
+   * The socket's read hook: while the connection is plainly open, frames are
+   * handled in the hub's read callback as they arrive, and the reader greenlet
+   * sleeps on (no wake-up per message). Anything else — a close, a protocol
+   * error, a full queue — is left to the reader (false wakes it).
+   */
+  readonly #readNow = (): boolean => {
+    if (this.#state !== OPEN || this.#closeDeadline > 0 || this.#queueFull()) return false;
+    try {
+      const chunk = this.#sock!._takeBuffered();
+      if (chunk === null || chunk === undefined) return false;
+      this.#parser.push(chunk);
+      return !this.#handleFrames() && this.#state === OPEN && this.#closeDeadline === 0 && !this.#queueFull();
+    } catch (err) {
+      reportError(err, 'websocket read');
+      return false;
+    }
+  };
 
   /** Read and handle frames until the close handshake is done, the peer leaves or a deadline passes. */
   async #readLoop(sock: Socket): Promise<void> {
@@ -229,8 +281,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
       }
       const chunk = sock._takeBuffered();
       if (chunk === null) return; // the peer left
-      if (chunk !== undefined)
-        this.#parser.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      if (chunk !== undefined) this.#parser.push(chunk);
     }
   }
 
@@ -315,7 +366,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
     const receiver = this.#receiver;
     if (receiver !== undefined) {
       this.#receiver = undefined;
-      if (receiver.switch(message)) return;
+      if (receiver.give(message)) return;
     }
     if (this.#state !== OPEN && this.#queueFull()) return; // closing: not worth waiting for
     this.#queue.push(message);
@@ -346,7 +397,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
     });
     const receiver = this.#receiver;
     this.#receiver = undefined;
-    receiver?.switch(null);
+    receiver?.give(null);
     this.#room?.switch();
     this.#writer?.close(closedError);
     for (const w of this.#closeWaiters.splice(0)) w.switch();
@@ -461,24 +512,30 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
   receive(opts?: { timeout?: number; signal?: AbortSignal }): Promise<WebSocketMessage | null> {
     if (this.#queueHead < this.#queue.length) return Promise.resolve(this.#take());
     if (this.#state === CLOSED) return Promise.resolve(null);
-    return this.#waitMessage(opts, undefined);
+    return this.#waitMessage(opts, false) as Promise<WebSocketMessage | null>;
   }
 
-  /** Wait for the next message (the queue is empty), mapped by `map` in the same `then`. */
-  #waitMessage<T>(
+  /** Wait for the next message (the queue is empty): see ReceiveWaiter. */
+  #waitMessage(
     opts: { timeout?: number; signal?: AbortSignal } | undefined,
-    map: ((message: WebSocketMessage | null) => T) | undefined,
-  ): Promise<T> {
+    iterating: boolean,
+  ): Promise<unknown> {
     if (this.#receiver !== undefined) {
       return Promise.reject(new ConcurrentUse('another greenlet is already receiving on this WebSocket'));
     }
-    const waiter = new Waiter<WebSocketMessage | null>('websocket receive');
+    const waiter = new ReceiveWaiter(iterating, this.#receiveFailed);
     this.#receiver = waiter;
-    return waiter.get(opts).then(map as (message: WebSocketMessage | null) => T, (err) => {
-      if (this.#receiver === waiter) this.#receiver = undefined;
-      return this.#onError(err);
-    });
+    const promise = waiter.get(opts);
+    // Ended at once (a kill pending, an aborted signal, a bad timeout): throw() was not called.
+    if (waiter.ready) this.#receiveFailed(waiter, getcurrent());
+    return promise;
   }
+
+  /** A wait in receive() ended without a message; a kill of the receiving greenlet closes with 1001. */
+  readonly #receiveFailed = (waiter: ReceiveWaiter, owner: Greenlet<unknown> | undefined): void => {
+    if (this.#receiver === waiter) this.#receiver = undefined;
+    if (owner?.signal.aborted) this.#goingAway();
+  };
 
   #take(): WebSocketMessage {
     const message = this.#queue[this.#queueHead]!;
@@ -499,16 +556,15 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
 
   /** Messages until the connection closes (breaking out leaves it open). */
   [Symbol.asyncIterator](): AsyncIterableIterator<WebSocketMessage, void> {
-    // Not a generator: a message already queued costs one resolved promise, a wait one `then`.
-    const done: IteratorReturnResult<void> = { value: undefined, done: true };
+    // Not a generator: a message already queued costs one resolved promise, a wait no more.
     const iterator: AsyncIterableIterator<WebSocketMessage, void> = {
       next: (): Promise<IteratorResult<WebSocketMessage, void>> => {
         if (this.#queueHead < this.#queue.length)
           return Promise.resolve({ value: this.#take(), done: false });
-        if (this.#state === CLOSED) return Promise.resolve(done);
-        return this.#waitMessage(undefined, (value) => (value === null ? done : { value, done: false }));
+        if (this.#state === CLOSED) return Promise.resolve(DONE);
+        return this.#waitMessage(undefined, true) as Promise<IteratorResult<WebSocketMessage, void>>;
       },
-      return: () => Promise.resolve(done),
+      return: () => Promise.resolve(DONE),
       [Symbol.asyncIterator]: () => iterator,
     };
     return iterator;
