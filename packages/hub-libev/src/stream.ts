@@ -1,9 +1,13 @@
 import { canceledError, hubClosedError, type SocketAddress, type Stream } from '@greenhub/core';
 import { statusError } from './internal/errors.js';
 import { type Owner, TrackedHandle } from './internal/owner.js';
-import type { NativeStream } from './load-addon.js';
+import { addon, type NativeStream } from './load-addon.js';
 
 type Done = (err: Error | null) => void;
+
+/** The LibevStream a native stream belongs to. */
+const OWNER = Symbol('LibevStream');
+type OwnedNative = NativeStream & { [OWNER]?: LibevStream };
 
 const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', port: 0, family: 'IPv4' }) as SocketAddress;
 
@@ -13,6 +17,25 @@ const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', port: 0, family: 
  * reports how many queued writes completed.
  */
 export class LibevStream extends TrackedHandle implements Stream {
+  static {
+    // The addon looks each callback up by name on the native object: here on its prototype,
+    // shared by every stream, instead of three closures per stream (the memory of every
+    // idle connection). `this` is the native object.
+    const proto = addon.Stream.prototype as OwnedNative;
+    proto.onread = function (this: OwnedNative, bytes, status) {
+      const stream = this[OWNER];
+      if (stream) stream.#read(bytes, status);
+    };
+    proto.onwrite = function (this: OwnedNative, count, status) {
+      const stream = this[OWNER];
+      if (stream) stream.#written(count, status);
+    };
+    proto.onshutdown = function (this: OwnedNative, status) {
+      const stream = this[OWNER];
+      if (stream) stream.#shutdownDone(status);
+    };
+  }
+
   readonly #native: NativeStream;
   #onRead: ((chunk: Uint8Array | null, err?: Error) => void) | undefined;
   #reading = false;
@@ -28,9 +51,7 @@ export class LibevStream extends TrackedHandle implements Stream {
   constructor(owner: Owner, native: NativeStream) {
     super(owner, native);
     this.#native = native;
-    native.onread = (chunk, status) => this.#read(chunk, status);
-    native.onwrite = (count, status) => this.#written(count, status);
-    native.onshutdown = (status) => this.#shutdownDone(status);
+    (native as OwnedNative)[OWNER] = this;
   }
 
   get closed(): boolean {

@@ -283,15 +283,11 @@ export abstract class BaseServer implements AsyncDisposable {
   }
 
   async #launch(job: ServerJob): Promise<void> {
-    const run = (): unknown => {
-      const me = getcurrent();
-      me.name = `${job.name}#${me.id}`;
-      return job.run();
-    };
     let g: Greenlet<unknown>;
     try {
       // Free slot (checked above) or a Group: no wait. A Pool shared with others may have filled meanwhile.
-      g = await spawnThrough(this.#spawner, run);
+      // Named by #track() before it first runs: a spawn never runs at once.
+      g = await spawnThrough(this.#spawner, job.run);
     } catch (err) {
       job.discard();
       throw err;

@@ -44,20 +44,50 @@ function addressOf(get: () => SocketAddress): SocketAddress {
 
 type Step = IteratorResult<Uint8Array, void>;
 
+/** What an iteration step gets at end of stream (shared: nothing in it changes). */
+const FINISHED: IteratorReturnResult<void> = { done: true, value: undefined };
+
 /**
- * The wait of one async-iteration step, woken straight with the step's result
- * (the socket takes the chunk in its read callback): no `then()` and no extra
- * turn per chunk. Every way a wait ends but a result goes through `throw()`
- * (see Waiter), which calls `onThrow` once.
+ * An async iteration over a socket: an object with a flag, its steps done by
+ * the socket's own methods, so that an idle connection's iteration costs no
+ * closures.
+ */
+class SocketIterator implements AsyncIterableIterator<Uint8Array, void> {
+  done = false;
+
+  constructor(private readonly socket: Socket) {}
+
+  next(): Promise<Step> {
+    return this.socket._step(this);
+  }
+
+  return(): Promise<Step> {
+    this.done = true;
+    return Promise.resolve(FINISHED);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+}
+
+/**
+ * The wait of one iteration step, woken straight with the step's result (the
+ * socket takes the chunk in its read callback): no `then()` and no extra turn
+ * per chunk. Every way a wait ends but a result goes through `throw()` (see
+ * Waiter), which ends the iteration.
  */
 class StepWaiter extends Waiter<Step> {
-  constructor(private readonly onThrow: () => void) {
+  constructor(
+    readonly socket: Socket,
+    readonly iterator: SocketIterator,
+  ) {
     super('socket read');
   }
 
   override throw(error: unknown): boolean {
     if (!super.throw(error)) return false;
-    this.onThrow();
+    this.socket._stepEnded(this.iterator);
     return true;
   }
 }
@@ -85,8 +115,6 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   readonly localAddress: SocketAddress;
   /** Where the peer is. */
   readonly remoteAddress: SocketAddress;
-  /** Resolves once `close()` was called; never rejects. */
-  readonly closed: Promise<void>;
 
   readonly #stream: Stream;
   readonly #buffer = new ChunkBuffer();
@@ -99,8 +127,6 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   #readBusy = false;
   #writeBusy = false;
   #readWaiter: Waiter<void> | StepWaiter | undefined;
-  /** Set while an iteration step waits: takes the step's result for its waiter. */
-  #deliver: ((waiter: StepWaiter) => void) | undefined;
   /** See {@link Socket._setReadHook}. */
   #readHook: (() => boolean) | undefined;
   #writeWaiter: Waiter<void> | undefined;
@@ -113,7 +139,8 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   #sizesHead = 0;
   /** Bytes were written with `_send()` (no callback): only the hub's `writeQueueSize` counts them. */
   #uncounted = false;
-  #resolveClosed: () => void = () => {};
+  #closed: Promise<void> | undefined;
+  #resolveClosed: (() => void) | undefined;
   #readable: ReadableStream<Uint8Array> | undefined;
   #writable: WritableStream<Uint8Array> | undefined;
   readonly #onRead = (chunk: Uint8Array | null, err?: Error): void => this.#handleRead(chunk, err);
@@ -130,10 +157,18 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#stream = stream;
     this.localAddress = addressOf(() => stream.localAddress);
     this.remoteAddress = addressOf(() => stream.remoteAddress);
-    this.closed = new Promise<void>((resolve) => {
-      this.#resolveClosed = resolve;
-    });
     this.#startReading();
+  }
+
+  /** Resolves once `close()` was called; never rejects. */
+  get closed(): Promise<void> {
+    // Made on first use: most sockets are never asked (and every idle connection would pay).
+    this.#closed ??= this.#isClosed
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          this.#resolveClosed = resolve;
+        });
+    return this.#closed;
   }
 
   // ---- reading -----------------------------------------------------------
@@ -156,12 +191,8 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     const waiter = this.#readWaiter;
     if (waiter === undefined) return;
     this.#readWaiter = undefined;
-    const deliver = this.#deliver;
-    if (deliver === undefined) (waiter as Waiter<void>).switch();
-    else {
-      this.#deliver = undefined;
-      deliver(waiter as StepWaiter);
-    }
+    if (waiter instanceof StepWaiter) this.#deliverStep(waiter);
+    else waiter.switch();
   }
 
   #startReading(): void {
@@ -192,7 +223,6 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#startReading();
     const waiter = new Waiter<void>('socket read');
     this.#readWaiter = waiter;
-    this.#deliver = undefined;
     return waiter.get({ timeout });
   }
 
@@ -431,77 +461,68 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * for await (const chunk of sock) process.stdout.write(chunk);
    */
   [Symbol.asyncIterator](): AsyncIterableIterator<Uint8Array, void> {
-    // A plain iterator rather than an async generator, and a step that must wait returns its
-    // waiter's promise, resolved with the step's result: the echo benchmark (bench/run.mjs) reads a
-    // chunk per step.
-    let done = false;
-    const finished: IteratorReturnResult<void> = { done: true, value: undefined };
-    /** The next result if it can be had without waiting (or the failure), else undefined. */
-    const now = (): Step | undefined => {
-      const value = this.#takeNow(Number.POSITIVE_INFINITY);
-      if (value === undefined) return undefined;
-      if (value === null) {
-        done = true;
-        return finished;
-      }
-      return { done: false, value };
-    };
-    /** A waiting step failed (timeout, kill, close, read error): the iteration is over. */
-    const stopped = (): void => {
-      this.#readBusy = false;
-      done = true;
-    };
-    /** Called by the read callback: wake the waiting step with its result. */
-    const deliver = (waiter: StepWaiter): void => {
-      if (!waiter.waiting) return; // it ended (timeout, kill): the data stays for the next read
-      let result: Step | undefined;
-      try {
-        result = now();
-      } catch (err) {
-        waiter.throw(err);
-        return;
-      }
-      if (result === undefined) {
-        this.#readWaiter = waiter;
-        this.#deliver = deliver;
-        return;
-      }
-      this.#readBusy = false;
-      waiter.switch(result);
-    };
-    const step = (): Promise<Step> => {
-      if (done) return Promise.resolve(finished);
-      try {
-        if (this.#readBusy) throw new ConcurrentUse('another greenlet is already reading this socket');
-        const result = now();
-        if (result !== undefined) return Promise.resolve(result);
-      } catch (err) {
-        done = true;
-        return Promise.reject(err);
-      }
-      this.#readBusy = true;
-      this.#startReading();
-      const waiter = new StepWaiter(stopped);
+    // Not an async generator, and a step that must wait returns its waiter's promise, resolved
+    // with the step's result: the echo benchmark (bench/run.mjs) reads a chunk per step.
+    return new SocketIterator(this);
+  }
+
+  /** The next step's result if it can be had without waiting (or the failure), else undefined. */
+  #stepNow(iterator: SocketIterator): Step | undefined {
+    const value = this.#takeNow(Number.POSITIVE_INFINITY);
+    if (value === undefined) return undefined;
+    if (value === null) {
+      iterator.done = true;
+      return FINISHED;
+    }
+    return { done: false, value };
+  }
+
+  /** @internal An iteration step (see SocketIterator). */
+  _step(iterator: SocketIterator): Promise<Step> {
+    if (iterator.done) return Promise.resolve(FINISHED);
+    try {
+      if (this.#readBusy) throw new ConcurrentUse('another greenlet is already reading this socket');
+      const result = this.#stepNow(iterator);
+      if (result !== undefined) return Promise.resolve(result);
+    } catch (err) {
+      iterator.done = true;
+      return Promise.reject(err);
+    }
+    this.#readBusy = true;
+    this.#startReading();
+    const waiter = new StepWaiter(this, iterator);
+    this.#readWaiter = waiter;
+    const promise = waiter.get({ timeout: this.timeout });
+    if (waiter.ready) {
+      // It failed at once (a kill already pending, a bad timeout): nothing will wake it.
+      this.#readWaiter = undefined;
+      this._stepEnded(iterator);
+    }
+    return promise;
+  }
+
+  /** @internal A waiting step failed (timeout, kill, close, read error): the iteration is over. */
+  _stepEnded(iterator: SocketIterator): void {
+    this.#readBusy = false;
+    iterator.done = true;
+  }
+
+  /** Called by the read callback: wake the waiting step with its result. */
+  #deliverStep(waiter: StepWaiter): void {
+    if (!waiter.waiting) return; // it ended (timeout, kill): the data stays for the next read
+    let result: Step | undefined;
+    try {
+      result = this.#stepNow(waiter.iterator);
+    } catch (err) {
+      waiter.throw(err);
+      return;
+    }
+    if (result === undefined) {
       this.#readWaiter = waiter;
-      this.#deliver = deliver;
-      const promise = waiter.get({ timeout: this.timeout });
-      if (waiter.ready) {
-        // It failed at once (a kill already pending, a bad timeout): nothing will wake it.
-        this.#readWaiter = undefined;
-        this.#deliver = undefined;
-        stopped();
-      }
-      return promise;
-    };
-    const iterator: AsyncIterableIterator<Uint8Array, void> = {
-      next: step,
-      return: async () => {
-        done = true;
-        return finished;
-      },
-      [Symbol.asyncIterator]: () => iterator,
-    };
-    return iterator;
+      return;
+    }
+    this.#readBusy = false;
+    waiter.switch(result);
   }
 
   // ---- writing -----------------------------------------------------------
@@ -666,10 +687,9 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#stream.close();
     const reader = this.#readWaiter;
     this.#readWaiter = undefined;
-    this.#deliver = undefined;
     reader?.throw(socketClosedError('read'));
     this.#writeWaiter?.throw(socketClosedError('write'));
-    this.#resolveClosed();
+    this.#resolveClosed?.();
   }
 
   /**

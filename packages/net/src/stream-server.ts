@@ -86,19 +86,21 @@ export class StreamServer extends BaseServer {
     const tlsOptions = this.#tls;
     return {
       name: `handler:${formatAddress(address)}`,
-      run: async () => {
-        let conversation = socket;
-        try {
-          if (tlsOptions) {
+      // Plain TCP: the handler is the greenlet's function, and discard() closes the socket when the
+      // greenlet ends (no async wrapper left suspended for the life of every connection).
+      run: tlsOptions
+        ? async () => {
             const { handshakeTimeout = 10_000, ...settings } = tlsOptions;
-            conversation = await acceptTls(socket, { ...settings, timeout: handshakeTimeout });
+            let conversation = socket;
+            try {
+              conversation = await acceptTls(socket, { ...settings, timeout: handshakeTimeout });
+              return await handler(conversation, address);
+            } finally {
+              conversation.close();
+              socket.close();
+            }
           }
-          return await handler(conversation, address);
-        } finally {
-          conversation.close();
-          socket.close();
-        }
-      },
+        : () => handler(socket, address),
       discard: () => socket.close(),
     };
   }

@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <vector>
 
 #include "addon.h"
@@ -397,6 +398,30 @@ class Stream : public Watcher<Stream> {
     size_t off;
   };
 
+  // The writes the kernel has not taken, oldest first. A std::deque allocates
+  // a block and its map even when empty (about 600 bytes): this one exists
+  // only while something is queued, so an idle connection costs nothing here.
+  class Queue {
+   public:
+    bool empty() const { return !q_ || q_->empty(); }
+    size_t size() const { return q_ ? q_->size() : 0; }
+    void push_back(Req&& req) {
+      if (!q_) q_ = std::make_unique<std::deque<Req>>();
+      q_->push_back(std::move(req));
+    }
+    Req& front() { return q_->front(); }
+    void pop_front() {
+      q_->pop_front();
+      if (q_->empty()) q_.reset();
+    }
+    void clear() { q_.reset(); }
+    std::deque<Req>::iterator begin() { return q_->begin(); }
+    std::deque<Req>::iterator end() { return q_->end(); }
+
+   private:
+    std::unique_ptr<std::deque<Req>> q_;
+  };
+
   int fd_ = -1;
   ev_io rio_;
   ev_io wio_;
@@ -404,7 +429,7 @@ class Stream : public Watcher<Stream> {
   bool read_done_ = false;
   bool connecting_ = false;
   bool shutdown_pending_ = false;
-  std::deque<Req> queue_;
+  Queue queue_;
   size_t queued_bytes_ = 0;
 };
 

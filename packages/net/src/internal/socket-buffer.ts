@@ -1,6 +1,14 @@
-/** @internal A FIFO of received chunks with cheap take-from-front and search. */
+/**
+ * @internal A FIFO of received chunks with cheap take-from-front and search.
+ *
+ * A socket mostly holds one chunk at a time (it arrives, the reader takes it
+ * whole), so that one lives in a field of its own: an array that a push and a
+ * shift empty again would allocate its storage anew for every chunk.
+ */
 export class ChunkBuffer {
-  #chunks: Uint8Array[] = [];
+  /** The first chunk; the others, in order, in #rest. */
+  #first: Uint8Array | undefined;
+  #rest: Uint8Array[] = [];
   #size = 0;
 
   /** Bytes held. */
@@ -10,26 +18,33 @@ export class ChunkBuffer {
 
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    this.#chunks.push(chunk);
+    if (this.#first === undefined) this.#first = chunk;
+    else this.#rest.push(chunk);
     this.#size += chunk.length;
   }
 
   clear(): void {
-    this.#chunks = [];
+    this.#first = undefined;
+    this.#rest = [];
     this.#size = 0;
+  }
+
+  /** Drop the first chunk; the next one (if any) moves up. */
+  #shift(): void {
+    this.#first = this.#rest.length > 0 ? this.#rest.shift() : undefined;
   }
 
   /** Remove and return up to `n` bytes from the front (the first chunk as is when it fits). */
   take(n: number): Uint8Array {
-    const first = this.#chunks[0];
+    const first = this.#first;
     if (first === undefined || n <= 0) return new Uint8Array(0);
-    if (first.length === n || (first.length < n && this.#chunks.length === 1)) {
-      this.#chunks.shift();
+    if (first.length === n || (first.length < n && this.#rest.length === 0)) {
+      this.#shift();
       this.#size -= first.length;
       return first;
     }
     if (first.length > n) {
-      this.#chunks[0] = first.subarray(n);
+      this.#first = first.subarray(n);
       this.#size -= n;
       return first.subarray(0, n);
     }
@@ -37,12 +52,12 @@ export class ChunkBuffer {
     const out = new Uint8Array(want);
     let filled = 0;
     while (filled < want) {
-      const head = this.#chunks[0]!;
+      const head = this.#first!;
       const part = Math.min(head.length, want - filled);
       out.set(part === head.length ? head : head.subarray(0, part), filled);
       filled += part;
-      if (part === head.length) this.#chunks.shift();
-      else this.#chunks[0] = head.subarray(part);
+      if (part === head.length) this.#shift();
+      else this.#first = head.subarray(part);
     }
     this.#size -= want;
     return out;
@@ -50,19 +65,20 @@ export class ChunkBuffer {
 
   /** Remove and return the first chunk whole (at most `max` bytes of it). */
   takeChunk(max: number): Uint8Array {
-    const first = this.#chunks[0];
+    const first = this.#first;
     if (first === undefined) return new Uint8Array(0);
     return this.take(Math.min(first.length, max));
   }
 
   /** Index of `needle` in the held bytes at or after `from`, or -1. Merges chunks into one. */
   indexOf(needle: Uint8Array, from: number): number {
-    if (this.#chunks.length > 1) {
-      const merged = Buffer.concat(this.#chunks, this.#size);
-      this.#chunks = [merged];
-    }
-    const only = this.#chunks[0];
+    let only = this.#first;
     if (only === undefined) return -1;
+    if (this.#rest.length > 0) {
+      only = Buffer.concat([only, ...this.#rest], this.#size);
+      this.#first = only;
+      this.#rest = [];
+    }
     const buf = Buffer.from(only.buffer, only.byteOffset, only.byteLength);
     return buf.indexOf(needle, from);
   }
