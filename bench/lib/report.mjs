@@ -159,7 +159,7 @@ export function renderSvg(report) {
     text(legendX + 16, 42, c.title);
     legendX += 24 + c.title.length * 7;
   }
-  text(legendX, 42, '* = machine busy (load > 1)', 'fill="#555"');
+  text(legendX, 42, `* = machine busy (other processes > ${BUSY_SHARE * 100}% of the cores)`, 'fill="#555"');
 
   // Decades and their 2x and 5x as grid lines, the 1.0x line (Node) darker.
   for (let decade = lo; decade < hi * 1.001; decade *= 10)

@@ -22,6 +22,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  BUSY_SHARE,
   interleaved,
   killAll,
   machine,
@@ -129,7 +130,7 @@ async function main() {
   console.log(
     `server and client ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'}; ratio = median / baseline median` +
       ' (echo: higher is better; timers and RSS: lower is better); server us/rt = server CPU time per round trip (median);' +
-      ' client cpu = busiest run of the load client (100% = the client is the bottleneck); load>1 = 1-min load average above 1 when a run started\n',
+      ` client cpu = busiest run of the load client (100% = the client is the bottleneck); busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run\n`,
   );
   results.print();
   console.log('');

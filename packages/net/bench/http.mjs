@@ -10,6 +10,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  BUSY_SHARE,
   cpuMs,
   interleaved,
   killAll,
@@ -121,7 +122,7 @@ async function main() {
   console.log(
     `server and wrk ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'}; ratio = median / baseline median` +
       ' (req/s: higher is better; p99: lower is better); server us/rt = server CPU time per request (median);' +
-      ' load>1 = 1-min load average above 1 when a run started\n',
+      ` busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run\n`,
   );
   results.print();
   console.log('');

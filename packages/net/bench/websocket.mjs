@@ -18,6 +18,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
+  BUSY_SHARE,
   cpuMs,
   interleaved,
   killAll,
@@ -95,7 +96,7 @@ async function main() {
   console.log(
     `server and load client (C, epoll) ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'};` +
       ' ratio = median / baseline median (higher is better); server us/rt = server CPU time per message (median);' +
-      ' load>1 = 1-min load average above 1 when a run started\n',
+      ` busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run\n`,
   );
   results.print();
   console.log('');
