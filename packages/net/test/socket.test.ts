@@ -23,6 +23,20 @@ function sendPattern(sock: Socket, total: number, chunk = 16 * 1024) {
   });
 }
 
+/** Run `use` on a socket connected to a node:net server that sends `text`, then resets the connection. */
+async function withResettingPeer(text: string, use: (sock: Socket) => Promise<void>): Promise<void> {
+  const server = nodeNet.createServer((conn) => {
+    conn.write(text, () => setTimeout(() => conn.resetAndDestroy(), 10));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  try {
+    await using sock = await connect({ port: (server.address() as nodeNet.AddressInfo).port });
+    await use(sock);
+  } finally {
+    await new Promise((resolve) => server.close(resolve));
+  }
+}
+
 describeEachHub('Socket', () => {
   let open: Socket[] = [];
   async function pair(): Promise<[Socket, Socket]> {
@@ -197,12 +211,7 @@ describeEachHub('Socket', () => {
   });
 
   it('async iteration yields what came before a reset, then throws ECONNRESET', async () => {
-    const server = nodeNet.createServer((conn) => {
-      conn.write('before', () => setTimeout(() => conn.resetAndDestroy(), 10));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      await using a = await connect({ port: (server.address() as nodeNet.AddressInfo).port });
+    await withResettingPeer('before', async (a) => {
       let got = '';
       const err = await caught(
         (async () => {
@@ -211,9 +220,7 @@ describeEachHub('Socket', () => {
       );
       expect(got).toBe('before');
       expect(codeOf(err)).toBe('ECONNRESET');
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it('backpressure: a writer to a peer that does not read blocks in write() (kind "socket write") until the peer reads', async () => {
@@ -339,17 +346,10 @@ describeEachHub('Socket', () => {
   });
 
   it('a reset by the peer rejects the blocked read with ECONNRESET, after the bytes received before it', async () => {
-    const server = nodeNet.createServer((conn) => {
-      conn.write('for a', () => setTimeout(() => conn.resetAndDestroy(), 10));
-    });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    try {
-      await using a = await connect({ port: (server.address() as nodeNet.AddressInfo).port });
+    await withResettingPeer('for a', async (a) => {
       expect(text(await a.readExactly(5))).toBe('for a');
       expect(codeOf(await caught(a.read()))).toBe('ECONNRESET');
-    } finally {
-      await new Promise((resolve) => server.close(resolve));
-    }
+    });
   });
 
   it('a socket is neither a thenable nor left open by `await using`', async () => {

@@ -290,6 +290,17 @@ describeEachHub('WebSocket', () => {
     });
   }
 
+  /** A server whose WebSockets the test drives itself: its port, and each server-side WebSocket in `seen`. */
+  async function quietServer(opts?: UpgradeWebSocketOptions): Promise<{ port: number; seen: WebSocket[] }> {
+    const seen: WebSocket[] = [];
+    const port = await start((request) => {
+      const { socket, response } = upgradeWebSocket(request, opts);
+      seen.push(socket);
+      return response;
+    });
+    return { port, seen };
+  }
+
   function nodeClient(url: string, protocols?: string[]): NodeWs {
     const ws = new NodeWs(url, protocols);
     ws.on('error', () => {});
@@ -752,12 +763,7 @@ describeEachHub('WebSocket', () => {
   });
 
   it('receive() with a timeout leaves the connection open; close() waits for the peer at most closeTimeout', async () => {
-    const seen: WebSocket[] = [];
-    const port = await start((request) => {
-      const { socket, response } = upgradeWebSocket(request, { closeTimeout: 200 });
-      seen.push(socket);
-      return response;
-    });
+    const { port, seen } = await quietServer({ closeTimeout: 200 });
     const peer = await RawPeer.upgraded(port);
     cleanups.push(() => peer.close());
     const s = seen[0]!;
@@ -775,12 +781,7 @@ describeEachHub('WebSocket', () => {
   });
 
   it('a WebSocket nobody receives on stops reading at its queue limit; every message arrives in order once taken', async () => {
-    const seen: WebSocket[] = [];
-    const port = await start((request) => {
-      const { socket, response } = upgradeWebSocket(request);
-      seen.push(socket);
-      return response;
-    });
+    const { port, seen } = await quietServer();
     const ws = nodeClient(`ws://127.0.0.1:${port}/`);
     await opened(ws);
     // 24 MiB of 64 KiB messages: far more than the receive queue (1 MiB) and the socket buffers hold.
@@ -803,12 +804,7 @@ describeEachHub('WebSocket', () => {
   });
 
   it('send() waits while the peer does not read (backpressure) and resumes when it does', async () => {
-    const seen: WebSocket[] = [];
-    const port = await start((request) => {
-      const { socket, response } = upgradeWebSocket(request);
-      seen.push(socket);
-      return response;
-    });
+    const { port, seen } = await quietServer();
     const peer = await RawPeer.upgraded(port);
     cleanups.push(() => peer.close());
     peer.socket.pause();
