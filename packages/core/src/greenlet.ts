@@ -65,7 +65,8 @@ export class Greenlet<T = unknown> implements Waitable {
   readonly id: number;
   /** `performance.now()` when created. */
   readonly createdAt: number;
-  #name: string | undefined;
+  /** A name given, or (see `_nameFrom`) where to take its prefix from when it is asked for. */
+  #name: string | { readonly name: string } | undefined;
   #fnName: string;
   #spawner: Greenlet<unknown> | undefined;
   #prev: Greenlet<unknown> | undefined;
@@ -101,11 +102,22 @@ export class Greenlet<T = unknown> implements Waitable {
 
   /** Shown in errors and `formatRunInfo()`; defaults to the function's name and a number: `handler#12`. */
   get name(): string {
-    return this.#name ?? `${this.#fnName || 'greenlet'}#${this.id}`;
+    const name = this.#name;
+    if (typeof name === 'string') return name;
+    return `${name === undefined ? this.#fnName || 'greenlet' : name.name}#${this.id}`;
   }
 
   set name(value: string) {
     this.#name = String(value);
+  }
+
+  /**
+   * @internal Name this greenlet `<source.name>#<id>`, made only when asked
+   * for: a server names each handler after its connection's address, and an
+   * idle connection should not pay for the string.
+   */
+  _nameFrom(source: { readonly name: string }): void {
+    this.#name = source;
   }
 
   /** Name of the greenlet that spawned this one (`main` outside any greenlet). */

@@ -78,7 +78,8 @@ export interface ServerJob {
 export abstract class BaseServer implements AsyncDisposable {
   readonly #spawner: Pool | Group;
   readonly #maxAccept: number;
-  readonly #handlers = new Set<Greenlet<unknown>>();
+  /** Running handler greenlets and their jobs. */
+  readonly #handlers = new Map<Greenlet<unknown>, ServerJob>();
   readonly #stopped = new Event();
   #loop: Greenlet<unknown> | undefined;
   #started = false;
@@ -202,7 +203,7 @@ export abstract class BaseServer implements AsyncDisposable {
       const me = getcurrent();
       const loop = this.#loop;
       if (loop && loop !== me) await loop.kill();
-      const others = [...this.#handlers].filter((g) => g !== me);
+      const others = [...this.#handlers.keys()].filter((g) => g !== me);
       if (others.length > 0) {
         await joinall(others, { timeout });
         const rest = others.filter((g) => !g.dead);
@@ -287,7 +288,7 @@ export abstract class BaseServer implements AsyncDisposable {
     try {
       // Free slot (checked above) or a Group: no wait. A Pool shared with others may have filled meanwhile.
       // Named by #track() before it first runs: a spawn never runs at once.
-      g = await spawnThrough(this.#spawner, job.run);
+      g = await spawnThrough(this.#spawner, () => job.run());
     } catch (err) {
       job.discard();
       throw err;
@@ -296,11 +297,15 @@ export abstract class BaseServer implements AsyncDisposable {
   }
 
   #track(g: Greenlet<unknown>, job: ServerJob): void {
-    g.name = `${job.name}#${g.id}`;
-    this.#handlers.add(g);
-    g.rawlink(() => {
-      this.#handlers.delete(g);
-      job.discard();
-    });
+    g._nameFrom(job);
+    this.#handlers.set(g, job);
+    g.rawlink(this.#handlerEnded);
   }
+
+  /** One callback for every handler greenlet (no closure per connection): release its arrival. */
+  readonly #handlerEnded = (g: Greenlet<unknown>): void => {
+    const job = this.#handlers.get(g);
+    this.#handlers.delete(g);
+    job?.discard();
+  };
 }

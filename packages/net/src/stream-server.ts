@@ -11,6 +11,56 @@ export type StreamServerOptions = ServerOptions & { tls?: TlsOptions & { handsha
 /** What a {@link StreamServer} runs per connection, in a greenlet of its own; the socket is closed when it returns or throws. */
 export type StreamHandler = (socket: Socket, address: SocketAddress) => unknown;
 
+type TlsSettings = NonNullable<StreamServerOptions['tls']>;
+
+/**
+ * One accepted connection, waiting for or in its handler greenlet: an object
+ * with the socket and the handler, its methods on the prototype (every idle
+ * connection keeps one) and its name made only when asked for.
+ */
+class Connection implements ServerJob {
+  constructor(
+    protected readonly socket: Socket,
+    protected readonly handler: StreamHandler,
+  ) {}
+
+  get name(): string {
+    return `handler:${formatAddress(this.socket.remoteAddress)}`;
+  }
+
+  /** Plain TCP: the handler is all the greenlet runs; discard() closes the socket when it ends. */
+  run(): unknown {
+    return this.handler(this.socket, this.socket.remoteAddress);
+  }
+
+  discard(): void {
+    this.socket.close();
+  }
+}
+
+/** A connection that does a TLS handshake in its handler greenlet first. */
+class TlsConnection extends Connection {
+  constructor(
+    socket: Socket,
+    handler: StreamHandler,
+    private readonly tls: TlsSettings,
+  ) {
+    super(socket, handler);
+  }
+
+  override async run(): Promise<unknown> {
+    const { handshakeTimeout = 10_000, ...settings } = this.tls;
+    let conversation = this.socket;
+    try {
+      conversation = await acceptTls(this.socket, { ...settings, timeout: handshakeTimeout });
+      return await this.handler(conversation, this.socket.remoteAddress);
+    } finally {
+      conversation.close();
+      this.socket.close();
+    }
+  }
+}
+
 /**
  * A TCP (or unix-socket) server, gevent's `StreamServer`: one handler
  * greenlet per connection, named `handler:<peer address>#<id>`, spawned
@@ -81,28 +131,8 @@ export class StreamServer extends BaseServer {
   /** @internal Accept the next connection. */
   protected async _next(): Promise<ServerJob> {
     const socket = await this.#listener!.accept();
-    const address = socket.remoteAddress;
-    const handler = this.#handler;
-    const tlsOptions = this.#tls;
-    return {
-      name: `handler:${formatAddress(address)}`,
-      // Plain TCP: the handler is the greenlet's function, and discard() closes the socket when the
-      // greenlet ends (no async wrapper left suspended for the life of every connection).
-      run: tlsOptions
-        ? async () => {
-            const { handshakeTimeout = 10_000, ...settings } = tlsOptions;
-            let conversation = socket;
-            try {
-              conversation = await acceptTls(socket, { ...settings, timeout: handshakeTimeout });
-              return await handler(conversation, address);
-            } finally {
-              conversation.close();
-              socket.close();
-            }
-          }
-        : () => handler(socket, address),
-      discard: () => socket.close(),
-    };
+    const tls = this.#tls;
+    return tls ? new TlsConnection(socket, this.#handler, tls) : new Connection(socket, this.#handler);
   }
 
   /** @internal Close the listener. */
