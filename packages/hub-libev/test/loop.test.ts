@@ -146,7 +146,7 @@ describe('the libev loop inside Node', () => {
     listener.close();
     expect(roundTrips).toBeGreaterThan(100);
     // Generous bounds: starving Node's loop would show as delays of the hub's own 1 s scale.
-    expect(Math.max(...lateness)).toBeLessThan(100);
-    expect(immediateMs).toBeLessThan(100);
+    expect(Math.max(...lateness)).toBeLessThan(300);
+    expect(immediateMs).toBeLessThan(300);
   });
 });

@@ -203,7 +203,8 @@ describeEachHub('StreamServer', () => {
     const port = server.address.port;
     const t0 = performance.now();
     await server.stop();
-    expect(performance.now() - t0).toBeLessThan(100);
+    // At once, not after the 1 s stop timeout (the bound leaves room for a busy machine).
+    expect(performance.now() - t0).toBeLessThan(500);
     expect(server.closed).toBe(true);
     await server.stop();
     expect(((await caught(connect({ port, timeout: 1000 }))) as { code?: string }).code).toBe('ECONNREFUSED');
