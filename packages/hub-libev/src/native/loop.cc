@@ -218,17 +218,33 @@ napi_value Loop::Call(napi_value recv, napi_value fn, size_t argc, const napi_va
 }
 
 napi_value Loop::Key(const char* name) {
+  napi_value keys = nullptr;
+  if (keys_ref_ != nullptr) napi_get_reference_value(env_, keys_ref_, &keys);
   napi_value key = nullptr;
   for (int i = 0; i < nkeys_; i++) {
-    if (keys_[i].name == name) {
-      if (napi_get_reference_value(env_, keys_[i].ref, &key) == napi_ok && key != nullptr) return key;
+    // The pointer identifies the literal; the same text at another call site gets its own slot.
+    if (key_names_[i] == name) {
+      if (keys != nullptr && napi_get_element(env_, keys, static_cast<uint32_t>(i), &key) == napi_ok) return key;
       break;
     }
   }
   if (napi_create_string_utf8(env_, name, NAPI_AUTO_LENGTH, &key) != napi_ok) return nullptr;
-  // The pointer identifies the literal; the same text at another call site gets its own slot.
-  if (!dead_ && nkeys_ < kMaxKeys && napi_create_reference(env_, key, 1, &keys_[nkeys_].ref) == napi_ok)
-    keys_[nkeys_++].name = name;
+  // V8 finds properties by internalized strings, and a string made from UTF-8
+  // is not one. An object's property names are: take the key back from an
+  // object that has it.
+  napi_value holder, names, internalized;
+  if (napi_create_object(env_, &holder) == napi_ok && napi_set_property(env_, holder, key, key) == napi_ok &&
+      napi_get_property_names(env_, holder, &names) == napi_ok &&
+      napi_get_element(env_, names, 0, &internalized) == napi_ok)
+    key = internalized;
+  if (dead_ || nkeys_ >= kMaxKeys) return key;
+  if (keys == nullptr) {
+    if (napi_create_array(env_, &keys) != napi_ok || napi_create_reference(env_, keys, 1, &keys_ref_) != napi_ok) {
+      keys_ref_ = nullptr;
+      return key;
+    }
+  }
+  if (napi_set_element(env_, keys, static_cast<uint32_t>(nkeys_), key) == napi_ok) key_names_[nkeys_++] = name;
   return key;
 }
 
@@ -266,7 +282,8 @@ void Loop::Cleanup() {
   uv_close(reinterpret_cast<uv_handle_t*>(&idle_), HandleClosed);
   napi_async_destroy(env_, actx_);
   napi_delete_reference(env_, resource_);
-  for (int i = 0; i < nkeys_; i++) napi_delete_reference(env_, keys_[i].ref);
+  if (keys_ref_ != nullptr) napi_delete_reference(env_, keys_ref_);
+  keys_ref_ = nullptr;
   if (timer_slots_ref_ != nullptr) napi_delete_reference(env_, timer_slots_ref_);
   timer_slots_ref_ = nullptr;
   timer_slots_ = nullptr;

@@ -39,9 +39,11 @@ class Loop {
   // microtasks drain afterwards); a thrown exception becomes uncaughtException.
   napi_value Call(napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
 
-  // The property key `name` (a string literal) as a JS string made once per
-  // environment: creating it from UTF-8 on every callback costs an allocation
-  // and a hash, and callbacks look up their JS function by name.
+  // The property key `name` (a string literal) as an internalized JS string
+  // made once per environment: creating it from UTF-8 on every callback costs
+  // an allocation and a hash, and a key that is not internalized costs a
+  // string-table search on every lookup; callbacks look up their JS function
+  // by name.
   napi_value Key(const char* name);
 
   // Slots shared with the JS timer layer (a Float64Array, see timer.ts): while
@@ -106,12 +108,11 @@ class Loop {
   double last_timer_id_ = 0;
   void* firing_timer_ = nullptr;
   napi_ref timer_slots_ref_ = nullptr;
-  struct CachedKey {
-    const char* name;
-    napi_ref ref;
-  };
+  // Key(): the literals seen, and a JS array (referenced: N-API before
+  // version 10 refers to objects only, not to strings) holding their keys.
   static constexpr int kMaxKeys = 32;
-  CachedKey keys_[kMaxKeys] = {};
+  const char* key_names_[kMaxKeys] = {};
+  napi_ref keys_ref_ = nullptr;
   int nkeys_ = 0;
   uint64_t idle_ns_ = 0;
   uint64_t release_at_ = 0;
