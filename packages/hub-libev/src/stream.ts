@@ -45,6 +45,8 @@ export class LibevStream extends TrackedHandle implements Stream {
   #writes: (Done | undefined)[] = [];
   #shutdowns: (Done | undefined)[] = [];
   #shutdownPending = false;
+  /** The first write failure: a later shutdown fails with it (as on hub-pure), not with ENOTCONN. */
+  #failure: Error | null = null;
   #local: SocketAddress | undefined;
   #remote: SocketAddress | undefined;
 
@@ -96,8 +98,12 @@ export class LibevStream extends TrackedHandle implements Stream {
     if (status === 1) {
       this.#writes.push(cb);
       this.#sync();
+    } else if (status === 0) {
+      this.#complete(cb, null, 'write callback');
     } else {
-      this.#complete(cb, status === 0 ? null : statusError(status, 'write'), 'write callback');
+      const err = statusError(status, 'write');
+      this.#failure ??= err;
+      this.#complete(cb, err, 'write callback');
     }
   }
 
@@ -105,6 +111,10 @@ export class LibevStream extends TrackedHandle implements Stream {
     if (this.#closed) throw hubClosedError(this.toString());
     if (this.#shutdownPending) {
       this.#shutdowns.push(cb);
+      return;
+    }
+    if (this.#failure) {
+      this.#complete(cb, this.#failure, 'shutdown callback');
       return;
     }
     const status = this.#native.shutdown();
@@ -178,6 +188,7 @@ export class LibevStream extends TrackedHandle implements Stream {
     const done = this.#writes.splice(0, count);
     this.#sync();
     const err = status < 0 ? statusError(status, 'write') : null;
+    if (err) this.#failure ??= err;
     for (const cb of done) if (cb) this.invoke('write callback', cb, err);
   }
 

@@ -345,6 +345,18 @@ describeEachHub('Socket', () => {
     expect(writes).toBeLessThan(10_000);
   });
 
+  it('end() after small writes to a peer that is gone rejects with EPIPE or ECONNRESET', async () => {
+    const [a, b] = await pair();
+    b.close();
+    await sleep(20);
+    // Small writes may all return (they are confirmed in batches); end() must not.
+    for (let i = 0; i < 3; i++) {
+      await caught(a.write('x'.repeat(100)));
+      await sleep(10);
+    }
+    expect(['EPIPE', 'ECONNRESET']).toContain(codeOf(await caught(a.end())));
+  });
+
   it('a reset by the peer rejects the blocked read with ECONNRESET, after the bytes received before it', async () => {
     await withResettingPeer('for a', async (a) => {
       expect(text(await a.readExactly(5))).toBe('for a');

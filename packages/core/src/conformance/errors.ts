@@ -75,6 +75,28 @@ export function errors(suite: Suite): void {
       stream.close();
     });
 
+    it('after a write failed, shutdown() fails with that error, even when the writes had no callback', async () => {
+      // A writer that never waits learns at end() that its bytes went nowhere, with the same code on
+      // every hub (the kernel's own answer to a shutdown of a reset socket, ENOTCONN, is not one).
+      const peer = await nodeServer(t());
+      const stream = await connect(t(), { host: '127.0.0.1', port: peer.port });
+      const socket = await peer.sockets.next('the node:net server to accept');
+      const gone = deferred();
+      socket.on('close', () => gone.resolve());
+      socket.resetAndDestroy();
+      await within(2000, 'the peer socket to close', gone.promise);
+      for (let i = 0; i < 10; i++) {
+        stream.write(Buffer.alloc(1024, i));
+        await turns(t().hub);
+      }
+      const shutdown = deferred<Error | null>();
+      stream.shutdown((err) => shutdown.resolve(err));
+      const err = await within(2000, 'the shutdown callback', shutdown.promise);
+      expect(err, 'shutdown() after failed writes succeeded').toBeInstanceOf(Error);
+      expect(['EPIPE', 'ECONNRESET']).toContain(codeOf(err));
+      stream.close();
+    });
+
     it('listen() on a port in use throws EADDRINUSE at once', async () => {
       const { listener } = listen(t());
       expectThrowsCode(
