@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { Stream } from '../hub/stream.js';
 import { codeOf, expectThrowsCode, type Suite, useHub } from './internal/harness.js';
 import { closedPort, connect, listen, nodeServer, Reader, write } from './internal/streams.js';
 import { deferred, turns, within } from './internal/wait.js';
@@ -7,6 +8,26 @@ import { deferred, turns, within } from './internal/wait.js';
 export function errors(suite: Suite): void {
   describe('error codes', () => {
     const t = useHub(suite);
+
+    /** A stream whose peer (a node:net socket) has reset the connection and is gone. */
+    async function resetStream(): Promise<Stream> {
+      const peer = await nodeServer(t());
+      const stream = await connect(t(), { host: '127.0.0.1', port: peer.port });
+      const socket = await peer.sockets.next('the node:net server to accept');
+      const gone = deferred();
+      socket.on('close', () => gone.resolve());
+      socket.resetAndDestroy();
+      await within(2000, 'the peer socket to close', gone.promise);
+      return stream;
+    }
+
+    /** Ten writes of 1 KiB without a callback, a hub turn apart. */
+    async function writeBlind(stream: Stream): Promise<void> {
+      for (let i = 0; i < 10; i++) {
+        stream.write(Buffer.alloc(1024, i));
+        await turns(t().hub);
+      }
+    }
 
     it('connect() to a closed port calls back once with ECONNREFUSED, shaped like a Node system error', async () => {
       const port = await closedPort();
@@ -43,13 +64,7 @@ export function errors(suite: Suite): void {
     });
 
     it('a write after the peer reset the connection fails with EPIPE or ECONNRESET', async () => {
-      const peer = await nodeServer(t());
-      const stream = await connect(t(), { host: '127.0.0.1', port: peer.port });
-      const socket = await peer.sockets.next('the node:net server to accept');
-      const gone = deferred();
-      socket.on('close', () => gone.resolve());
-      socket.resetAndDestroy();
-      await within(2000, 'the peer socket to close', gone.promise);
+      const stream = await resetStream();
       let err: Error | null = null;
       for (let i = 0; i < 10 && err === null; i++) err = await write(stream, Buffer.alloc(1024, i));
       expect(err, 'every write after the reset succeeded').toBeInstanceOf(Error);
@@ -60,17 +75,8 @@ export function errors(suite: Suite): void {
     it('a write without a callback after the peer reset fails silently: no throw, nothing to onError', async () => {
       // Fire-and-forget writes (net's HTTP server sends its responses so) learn of a broken connection
       // from the read side; the hub must neither throw nor report their failure.
-      const peer = await nodeServer(t());
-      const stream = await connect(t(), { host: '127.0.0.1', port: peer.port });
-      const socket = await peer.sockets.next('the node:net server to accept');
-      const gone = deferred();
-      socket.on('close', () => gone.resolve());
-      socket.resetAndDestroy();
-      await within(2000, 'the peer socket to close', gone.promise);
-      for (let i = 0; i < 10; i++) {
-        stream.write(Buffer.alloc(1024, i));
-        await turns(t().hub);
-      }
+      const stream = await resetStream();
+      await writeBlind(stream);
       expect(t().errors).toEqual([]);
       stream.close();
     });
@@ -78,17 +84,8 @@ export function errors(suite: Suite): void {
     it('after a write failed, shutdown() fails with that error, even when the writes had no callback', async () => {
       // A writer that never waits learns at end() that its bytes went nowhere, with the same code on
       // every hub (the kernel's own answer to a shutdown of a reset socket, ENOTCONN, is not one).
-      const peer = await nodeServer(t());
-      const stream = await connect(t(), { host: '127.0.0.1', port: peer.port });
-      const socket = await peer.sockets.next('the node:net server to accept');
-      const gone = deferred();
-      socket.on('close', () => gone.resolve());
-      socket.resetAndDestroy();
-      await within(2000, 'the peer socket to close', gone.promise);
-      for (let i = 0; i < 10; i++) {
-        stream.write(Buffer.alloc(1024, i));
-        await turns(t().hub);
-      }
+      const stream = await resetStream();
+      await writeBlind(stream);
       const shutdown = deferred<Error | null>();
       stream.shutdown((err) => shutdown.resolve(err));
       const err = await within(2000, 'the shutdown callback', shutdown.promise);
