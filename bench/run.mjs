@@ -16,7 +16,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { killAll, pinnable, quick, start } from './lib/harness.mjs';
+import { killAll, pinnable, quick, REPEATS, start } from './lib/harness.mjs';
 import { installHint, PYTHON, PYTHON_LIBS, pythonVersions } from './lib/python.mjs';
 import { renderMarkdown, renderSvg } from './lib/report.mjs';
 
@@ -184,7 +184,7 @@ async function main() {
     startedAt: startedAt.toISOString(),
     durationS: Math.round((finishedAt - startedAt) / 1000),
     quick,
-    repeats: quick ? 1 : 3,
+    repeats: REPEATS,
     machine,
     versions: {
       node: process.version,

@@ -15,6 +15,9 @@ function flagValue(flag) {
 /** True when the bench was started with --quick (a short smoke run). */
 export const quick = process.argv.includes('--quick');
 
+/** How many times each figure is measured (its median is shown): 3, or 1 in a --quick run. */
+export const REPEATS = quick ? 1 : 3;
+
 /** The extra contenders asked for with --with (e.g. ['gevent', 'eventlet']); none by default. */
 export const extraContenders = (flagValue('--with') ?? '').split(',').filter(Boolean);
 

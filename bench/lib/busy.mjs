@@ -25,6 +25,9 @@ function sleepSync(ms) {
 /** A run counts as taken on a busy machine when other processes used more than this share of all cores. */
 export const BUSY_SHARE = 0.15;
 
+/** What the busy mark of a bench's table means, as its heading says it. */
+export const BUSY_NOTE = `busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run`;
+
 /**
  * The share of all cores (0 to 1) that the machine used in a short window
  * just before a run, when this bench runs nothing: other processes' load.

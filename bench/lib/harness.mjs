@@ -9,10 +9,10 @@
 import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
-import { quick, writeJsonRows } from './args.mjs';
-import { BUSY_SHARE, machineBusy } from './busy.mjs';
+import { quick, REPEATS, writeJsonRows } from './args.mjs';
+import { BUSY_NOTE, BUSY_SHARE, machineBusy } from './busy.mjs';
 
-export { BUSY_SHARE, machineBusy, quick };
+export { BUSY_NOTE, BUSY_SHARE, machineBusy, quick, REPEATS };
 
 /** How long a child may take to print the line a bench waits for. */
 export const PROCESS_TIMEOUT_MS = 60_000;

@@ -36,12 +36,13 @@ export async function startServer(argv, opts, what) {
  * One echo run: `conns` connections of 64-byte ping-pong against a fresh server.
  *
  * @param startOne async () => a started server (see {@link startServer}); stopped afterwards
+ * @param opts.mode the client's mode: `echo` (raw TCP, default) or `ws` (WebSocket frames)
  * @returns `{ value: round trips/s, clientCpu, serverUsPerRt }`
  */
-export async function echoRun(client, startOne, conns, { warmupMs, runMs }) {
+export async function echoRun(client, startOne, conns, { warmupMs, runMs, mode = 'echo' }) {
   const server = await startOne();
   try {
-    const argv = [client, 'echo', String(server.port), String(conns), String(warmupMs), String(runMs)];
+    const argv = [client, mode, String(server.port), String(conns), String(warmupMs), String(runMs)];
     const load = start(argv, { cpu: 1 });
     // The server's CPU time over the client's measuring window: a steadier figure than round trips/s
     // on a shared 2-core VM, where wake-up latency between cores dominates at low concurrency.

@@ -15,8 +15,8 @@
 // the bench is started with --with gevent,eventlet (see args.mjs).
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { quick, writeJsonRows } from './args.mjs';
-import { BUSY_SHARE, machineBusy } from './busy.mjs';
+import { quick, REPEATS, writeJsonRows } from './args.mjs';
+import { BUSY_NOTE, BUSY_SHARE, machineBusy } from './busy.mjs';
 import { isPython, pythonArgv, pythonContenders } from './python.mjs';
 
 export { quick };
@@ -100,11 +100,10 @@ const LABELS = { baseline: 'plain promises', 'baseline-als': 'promises+ALS' };
 function parentMain(benchFile, title, notes, workloads) {
   const hubs = availableHubNames(benchFile);
   const pythons = pythonContenders();
-  const repeats = quick ? 1 : 3;
   const rows = [];
   for (const [workload, spec] of Object.entries(workloads)) {
     const repeat = (contender) =>
-      Array.from({ length: repeats }, () => measure(benchFile, contender, workload, spec));
+      Array.from({ length: REPEATS }, () => measure(benchFile, contender, workload, spec));
     const base = repeat('baseline');
     const als = repeat('baseline-als');
     const row = (contender, runs) => {
@@ -133,11 +132,11 @@ function parentMain(benchFile, title, notes, workloads) {
   }
   writeJsonRows(rows);
   console.log(
-    `\n${title} (node ${process.version}, median of ${repeats}, each in a fresh process; lower is better)`,
+    `\n${title} (node ${process.version}, median of ${REPEATS}, each in a fresh process; lower is better)`,
   );
   console.log(
     'ratio = time / plain promises; vs ALS = time / plain promises with an AsyncLocalStorage active;' +
-      ` busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run`,
+      ` ${BUSY_NOTE}`,
   );
   for (const note of notes) console.log(note);
   console.log(

@@ -22,12 +22,13 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  BUSY_SHARE,
+  BUSY_NOTE,
   interleaved,
   killAll,
   machine,
   pinnable,
   quick,
+  REPEATS,
   Results,
   start,
   waitLine,
@@ -36,7 +37,6 @@ import { buildClient, echoRun, idleRun, startServer } from '../../../bench/lib/l
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
-const REPEATS = quick ? 1 : 3;
 const ECHO = { conns: [1, 50, 200], warmupMs: quick ? 200 : 500, runMs: quick ? 500 : 2000 };
 const TIMERS = { chain: quick ? 10_000 : 100_000, chainPure: quick ? 200 : 1000, rounds: quick ? 20 : 100 };
 const IDLE_CONNS = quick ? 2000 : 10_000;
@@ -130,7 +130,7 @@ async function main() {
   console.log(
     `server and client ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'}; ratio = median / baseline median` +
       ' (echo: higher is better; timers and RSS: lower is better); server us/rt = server CPU time per round trip (median);' +
-      ` client cpu = busiest run of the load client (100% = the client is the bottleneck); busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run\n`,
+      ` client cpu = busiest run of the load client (100% = the client is the bottleneck); ${BUSY_NOTE}\n`,
   );
   results.print();
   console.log('');

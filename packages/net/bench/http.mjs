@@ -10,7 +10,7 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  BUSY_SHARE,
+  BUSY_NOTE,
   cpuMs,
   interleaved,
   killAll,
@@ -18,6 +18,7 @@ import {
   machine,
   pinnable,
   quick,
+  REPEATS,
   Results,
   start,
   stop,
@@ -28,7 +29,6 @@ import { ensureWrk } from '../../../bench/lib/wrk.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
-const REPEATS = quick ? 1 : 3;
 const WRK = { threads: 1, conns: 50, seconds: quick ? 2 : 5, warmupSeconds: 1 };
 const HUBS = ['libev', 'pure'];
 const MONITOR = process.argv.includes('--monitor');
@@ -122,7 +122,7 @@ async function main() {
   console.log(
     `server and wrk ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'}; ratio = median / baseline median` +
       ' (req/s: higher is better; p99: lower is better); server us/rt = server CPU time per request (median);' +
-      ` busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run\n`,
+      ` ${BUSY_NOTE}\n`,
   );
   results.print();
   console.log('');

@@ -42,11 +42,21 @@ if (process.argv[2] === 'server') {
 }
 
 async function main() {
-  const { cpuMs, interleaved, killAll, loadableHubs, machine, quick, Results, start, stop, waitLine } =
-    await import('../../../bench/lib/harness.mjs');
+  const {
+    cpuMs,
+    interleaved,
+    killAll,
+    loadableHubs,
+    machine,
+    quick,
+    REPEATS,
+    Results,
+    start,
+    stop,
+    waitLine,
+  } = await import('../../../bench/lib/harness.mjs');
   const { ensureWrk } = await import('../../../bench/lib/wrk.mjs');
 
-  const REPEATS = quick ? 1 : 3;
   const WRK = { threads: 2, conns: 100, seconds: quick ? 2 : 5, warmupSeconds: 1 };
   const HUBS = ['libev', 'pure'];
 

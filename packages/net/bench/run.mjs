@@ -25,13 +25,14 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  BUSY_SHARE,
+  BUSY_NOTE,
   interleaved,
   killAll,
   loadableHubs,
   machine,
   pinnable,
   quick,
+  REPEATS,
   Results,
 } from '../../../bench/lib/harness.mjs';
 import { buildClient, echoRun, idleRun, startServer } from '../../../bench/lib/load-client.mjs';
@@ -39,7 +40,6 @@ import { isPython, pythonArgv, pythonContenders } from '../../../bench/lib/pytho
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
-const REPEATS = quick ? 1 : 3;
 const ECHO = { conns: [1, 50, 200], warmupMs: quick ? 200 : 500, runMs: quick ? 500 : 2000 };
 const IDLE_CONNS = quick ? 2000 : 10_000;
 const HUBS = ['libev', 'pure'];
@@ -132,7 +132,7 @@ async function main() {
   console.log(
     `server and client ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'}; ratio = median / baseline median` +
       ' (echo: higher is better; RSS: lower is better); server us/rt = server CPU time per round trip (median);' +
-      ` client cpu = busiest run of the load client (100% = the client is the bottleneck); busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run\n`,
+      ` client cpu = busiest run of the load client (100% = the client is the bottleneck); ${BUSY_NOTE}\n`,
   );
   results.print();
   console.log('');

@@ -18,24 +18,21 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  BUSY_SHARE,
-  cpuMs,
+  BUSY_NOTE,
   interleaved,
   killAll,
   loadableHubs,
   machine,
   pinnable,
   quick,
+  REPEATS,
   Results,
-  start,
   stop,
-  waitLine,
 } from '../../../bench/lib/harness.mjs';
-import { buildClient, startServer } from '../../../bench/lib/load-client.mjs';
+import { buildClient, echoRun, startServer } from '../../../bench/lib/load-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
-const REPEATS = quick ? 1 : 3;
 const CONNS = 50;
 const WARMUP_MS = 1000;
 const RUN_MS = quick ? 2000 : 5000;
@@ -48,8 +45,8 @@ const LABELS = {
   pure: 'upgradeWebSocket, hub-pure',
 };
 
-/** One run: a fresh server, the load client's warm-up, then its measured window. */
-async function echoRun(client, kind) {
+/** A fresh WebSocket echo server of `kind` (`node` or a hub), checked to run on that hub. */
+async function wsServer(kind) {
   const argv = [
     process.execPath,
     path.join(here, 'websocket-server.mjs'),
@@ -57,26 +54,23 @@ async function echoRun(client, kind) {
   ];
   const env = kind === 'node' ? undefined : { GREENHUB_HUB: kind };
   const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
-  try {
-    const expected = kind === 'node' ? 'node:ws' : kind;
-    if (server.info.hub !== expected)
-      throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
-    const clientArgv = [client, 'ws', String(server.port), String(CONNS), String(WARMUP_MS), String(RUN_MS)];
-    const load = start(clientArgv, { cpu: 1 });
-    let cpuFrom = 0;
-    const mark = setTimeout(() => {
-      cpuFrom = cpuMs(server.child.pid);
-    }, WARMUP_MS);
-    const line = await waitLine(load, (l) => l.startsWith('{'), 'load client');
-    const serverCpu = cpuMs(server.child.pid) - cpuFrom;
-    clearTimeout(mark);
-    await load.child.done;
-    const { rps, cpu } = JSON.parse(line);
-    if (!(rps > 0)) throw new Error(`${LABELS[kind]}: no messages echoed`);
-    return { value: rps, clientCpu: cpu, serverUsPerRt: (serverCpu * 1000) / (rps * (RUN_MS / 1000)) };
-  } finally {
+  const expected = kind === 'node' ? 'node:ws' : kind;
+  if (server.info.hub !== expected) {
     await stop(server.child);
+    throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
   }
+  return server;
+}
+
+/** One run: a fresh server, the load client's warm-up, then its measured window. */
+async function wsRun(client, kind) {
+  const run = await echoRun(client, () => wsServer(kind), CONNS, {
+    warmupMs: WARMUP_MS,
+    runMs: RUN_MS,
+    mode: 'ws',
+  });
+  if (!(run.value > 0)) throw new Error(`${LABELS[kind]}: no messages echoed`);
+  return run;
 }
 
 async function main() {
@@ -84,7 +78,7 @@ async function main() {
   servers.push(...(await loadableHubs(HUBS)));
   const client = buildClient();
   const startedAt = new Date();
-  const runs = await interleaved(servers, REPEATS, (kind) => echoRun(client, kind));
+  const runs = await interleaved(servers, REPEATS, (kind) => wsRun(client, kind));
   const results = new Results();
   results.add(`ws echo, 64 B, ${CONNS} conns`, 'msg/s', runs, 'node', LABELS);
 
@@ -96,7 +90,7 @@ async function main() {
   console.log(
     `server and load client (C, epoll) ${pinnable ? 'pinned to cores 0 and 1' : 'not pinned (no taskset or one core)'};` +
       ' ratio = median / baseline median (higher is better); server us/rt = server CPU time per message (median);' +
-      ` busy = other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run\n`,
+      ` ${BUSY_NOTE}\n`,
   );
   results.print();
   console.log('');
