@@ -137,8 +137,6 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   /** What each pending write callback confirms (its bytes and the unmarked ones before), in order. */
   #sizes: number[] = [];
   #sizesHead = 0;
-  /** Bytes were written with `_send()` (no callback): only the hub's `writeQueueSize` counts them. */
-  #uncounted = false;
   #closed: Promise<void> | undefined;
   #resolveClosed: (() => void) | undefined;
   #readable: ReadableStream<Uint8Array> | undefined;
@@ -266,21 +264,20 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   }
 
   /**
-   * @internal Queue `bytes` without waiting and without a completion callback
-   * (one call from the hub less per write): for a caller that reads next, as
-   * the HTTP server does after a response, and so learns of a broken
-   * connection from the read. Later `write()`s count these bytes through the
-   * hub's `writeQueueSize`.
-   * @returns true while the hub's queue is at or below the high-water mark;
-   *   false when the caller should `await write(EMPTY)` before sending more.
+   * @internal `write()` without a promise: queue `bytes` and say whether the
+   * caller may go on (the HTTP server's responses, WebSocket frames).
+   * @returns true while at most the high-water mark is unsent; false when the
+   *   caller should `await write(EMPTY)` before sending more.
    * @throws as `write()` does before queueing.
    */
   _send(bytes: Uint8Array): boolean {
     this.#beginWrite('write');
-    this.#writeBusy = false;
-    this.#uncounted = true;
-    if (bytes.length > 0) this.#stream.write(bytes);
-    return this.#stream.writeQueueSize <= WRITE_HIGH_WATER_MARK;
+    try {
+      this.#queue(bytes);
+    } finally {
+      this.#writeBusy = false;
+    }
+    return !this.#backedUp();
   }
 
   /** Throw if nothing more can arrive because of an error or close. */
@@ -565,10 +562,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * failure, and spin.
    */
   #backedUp(): boolean {
-    return (
-      this.#unconfirmed > WRITE_HIGH_WATER_MARK ||
-      (this.#uncounted && this.#stream.writeQueueSize > WRITE_HIGH_WATER_MARK)
-    );
+    return this.#unconfirmed > WRITE_HIGH_WATER_MARK;
   }
 
   #onWritten = (err: Error | null): void => {
@@ -610,21 +604,11 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   write(data: Uint8Array | string): Promise<void> {
     // Not an async function: the usual write, which need not wait, costs no promise of its own.
     try {
-      const bytes = toBytes(data);
-      this.#beginWrite('write');
-      try {
-        this.#queue(bytes);
-      } catch (err) {
-        this.#writeBusy = false;
-        throw err;
-      }
+      if (this._send(toBytes(data))) return RESOLVED;
     } catch (err) {
       return Promise.reject(err);
     }
-    if (!this.#backedUp()) {
-      this.#writeBusy = false;
-      return RESOLVED;
-    }
+    this.#writeBusy = true;
     return this.#drain();
   }
 

@@ -8,14 +8,6 @@ import type { Socket } from '../socket.js';
 
 const EMPTY = Buffer.alloc(0);
 
-/**
- * The promise Socket.write() returns when it need not wait (one shared
- * resolved promise), learnt from the first writes on an idle socket: a write
- * that did not wait frees the turn at once. Should that ever change, every
- * backed-up send just waits one microtask longer for its turn.
- */
-let socketResolved: Promise<void> | undefined;
-
 /** @internal */
 export class FrameWriter {
   readonly #sock: Socket;
@@ -29,12 +21,6 @@ export class FrameWriter {
 
   constructor(sock: Socket) {
     this.#sock = sock;
-    if (socketResolved === undefined) {
-      const a = sock.write(EMPTY);
-      const b = sock.write(EMPTY);
-      if (a === b) socketResolved = a;
-      else Promise.all([a, b]).catch(() => {});
-    }
   }
 
   /** A data frame is waiting for the socket. */
@@ -61,24 +47,17 @@ export class FrameWriter {
    */
   write(frame: Uint8Array): Promise<void> | undefined {
     if (this.#locked) return this.#writeInTurn(frame);
-    const sock = this.#sock;
-    if (!this.#backedUp) {
-      // Without a completion callback (one call from the hub less per frame); a frame that leaves the
-      // socket backed up makes the next one wait, through a counted write(), for the queue to drain.
-      try {
-        if (!sock._send(frame)) this.#backedUp = true;
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      return undefined;
+    // Without a promise while the socket keeps up. The frame that leaves it backed up goes
+    // without waiting; the next one waits, after queueing itself, for the socket to drain.
+    const wasBackedUp = this.#backedUp;
+    try {
+      this.#backedUp = !this.#sock._send(frame);
+    } catch (err) {
+      return Promise.reject(err);
     }
-    const sending = sock.write(frame);
-    if (sending === socketResolved) {
-      this.#backedUp = false;
-      return undefined;
-    }
+    if (!this.#backedUp || !wasBackedUp) return undefined;
     this.#locked = true;
-    return sending.then(
+    return this.#sock.write(EMPTY).then(
       () => {
         this.#backedUp = false;
         this.#unlock();
