@@ -55,7 +55,7 @@ const FINISHED: IteratorReturnResult<void> = { done: true, value: undefined };
 class SocketIterator implements AsyncIterableIterator<Uint8Array, void> {
   done = false;
 
-  constructor(private readonly socket: Socket) {}
+  constructor(readonly socket: Socket) {}
 
   next(): Promise<Step> {
     return this.socket._step(this);
@@ -78,16 +78,13 @@ class SocketIterator implements AsyncIterableIterator<Uint8Array, void> {
  * Waiter), which ends the iteration.
  */
 class StepWaiter extends Waiter<Step> {
-  constructor(
-    readonly socket: Socket,
-    readonly iterator: SocketIterator,
-  ) {
+  constructor(readonly iterator: SocketIterator) {
     super('socket read');
   }
 
   override throw(error: unknown): boolean {
     if (!super.throw(error)) return false;
-    this.socket._stepEnded(this.iterator);
+    this.iterator.socket._stepEnded(this.iterator);
     return true;
   }
 }
@@ -487,7 +484,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     }
     this.#readBusy = true;
     this.#startReading();
-    const waiter = new StepWaiter(this, iterator);
+    const waiter = new StepWaiter(iterator);
     this.#readWaiter = waiter;
     const promise = waiter.get({ timeout: this.timeout });
     if (waiter.ready) {

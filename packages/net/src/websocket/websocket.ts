@@ -243,17 +243,22 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
    * error, a full queue — is left to the reader (false wakes it).
    */
   readonly #readNow = (): boolean => {
-    if (this.#state !== OPEN || this.#closeDeadline > 0 || this.#queueFull()) return false;
+    if (!this.#plainlyOpen()) return false;
     try {
       const chunk = this.#sock!._takeBuffered();
       if (chunk === null || chunk === undefined) return false;
       this.#parser.push(chunk);
-      return !this.#handleFrames() && this.#state === OPEN && this.#closeDeadline === 0 && !this.#queueFull();
+      return !this.#handleFrames() && this.#plainlyOpen();
     } catch (err) {
       reportError(err, 'websocket read');
       return false;
     }
   };
+
+  /** Open, no close under way, room in the receive queue: nothing for the reader greenlet to do. */
+  #plainlyOpen(): boolean {
+    return this.#state === OPEN && this.#closeDeadline === 0 && !this.#queueFull();
+  }
 
   /** Read and handle frames until the close handshake is done, the peer leaves or a deadline passes. */
   async #readLoop(sock: Socket): Promise<void> {
