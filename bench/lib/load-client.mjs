@@ -8,7 +8,12 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { cpuMs, rssKb, start, stop, waitLine } from './harness.mjs';
+import { cpuMs, quick, rssKb, start, stop, waitLine } from './harness.mjs';
+
+/** The echo workload every network bench runs: connection counts, warm-up and measured window. */
+export const ECHO = { conns: [1, 50, 200], warmupMs: quick ? 200 : 500, runMs: quick ? 500 : 2000 };
+/** How many idle connections an RSS-per-connection run holds. */
+export const IDLE_CONNS = quick ? 2000 : 10_000;
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 

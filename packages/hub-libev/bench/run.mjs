@@ -33,13 +33,18 @@ import {
   start,
   waitLine,
 } from '../../../bench/lib/harness.mjs';
-import { buildClient, echoRun, idleRun, startServer } from '../../../bench/lib/load-client.mjs';
+import {
+  buildClient,
+  ECHO,
+  echoRun,
+  IDLE_CONNS,
+  idleRun,
+  startServer,
+} from '../../../bench/lib/load-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
-const ECHO = { conns: [1, 50, 200], warmupMs: quick ? 200 : 500, runMs: quick ? 500 : 2000 };
 const TIMERS = { chain: quick ? 10_000 : 100_000, chainPure: quick ? 200 : 1000, rounds: quick ? 20 : 100 };
-const IDLE_CONNS = quick ? 2000 : 10_000;
 const SERVERS = ['net', 'libev', 'pure'];
 
 // ---- the three measurements ------------------------------------------------------------------------------

@@ -35,13 +35,18 @@ import {
   REPEATS,
   Results,
 } from '../../../bench/lib/harness.mjs';
-import { buildClient, echoRun, idleRun, startServer } from '../../../bench/lib/load-client.mjs';
+import {
+  buildClient,
+  ECHO,
+  echoRun,
+  IDLE_CONNS,
+  idleRun,
+  startServer,
+} from '../../../bench/lib/load-client.mjs';
 import { isPython, pythonArgv, pythonContenders } from '../../../bench/lib/python.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
-const ECHO = { conns: [1, 50, 200], warmupMs: quick ? 200 : 500, runMs: quick ? 500 : 2000 };
-const IDLE_CONNS = quick ? 2000 : 10_000;
 const HUBS = ['libev', 'pure'];
 /** hub → the least echo throughput, as a multiple of node:net's, that meets issue 5's target. */
 const ECHO_TARGET = { libev: 1.0, pure: 0.8 };
