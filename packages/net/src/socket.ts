@@ -295,16 +295,19 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    * for (let chunk = await sock.read(); chunk; chunk = await sock.read()) handle(chunk);
    */
   read(maxBytes = Number.POSITIVE_INFINITY): Promise<Uint8Array | null> {
-    // Not an async function: data already buffered costs one resolved promise, nothing more.
+    // Not an async function: what needs no wait (data, end of stream, an error) costs one settled promise.
     if (!(maxBytes > 0)) {
       return Promise.reject(
         Object.assign(new RangeError('maxBytes must be > 0'), { code: 'ERR_OUT_OF_RANGE' }),
       );
     }
-    if (!this.#readBusy && !this.#isClosed && this.#buffer.size > 0) {
-      const out = this.#buffer.takeChunk(maxBytes);
-      this.#afterTake();
-      return Promise.resolve(out);
+    if (!this.#readBusy) {
+      try {
+        const out = this.#takeNow(maxBytes);
+        if (out !== undefined) return Promise.resolve(out);
+      } catch (err) {
+        return Promise.reject(err);
+      }
     }
     return this.#readSlow(maxBytes);
   }
