@@ -1,8 +1,8 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { inspect } from 'node:util';
 import { codedError, GreenletExit } from './errors.js';
 import type { Timer } from './hub/index.js';
 import { noteActivity } from './internal/activity.js';
+import { currentGreenlet, runAs } from './internal/current.js';
 import { enqueue } from './internal/run-queue.js';
 import { getHub } from './registry.js';
 import { reportError } from './report-error.js';
@@ -16,8 +16,6 @@ export interface Waitable {
   rawlink(cb: (w: this) => void): void;
   unlink(cb: (w: this) => void): void;
 }
-
-const storage = new AsyncLocalStorage<Greenlet<unknown>>();
 
 const NEW = 0;
 const SCHEDULED = 1;
@@ -96,7 +94,7 @@ export class Greenlet<T = unknown> implements Waitable {
     this.#fnName = fn.name;
     this.#args = given ?? args;
     this.id = nextId++;
-    this.#spawner = storage.getStore();
+    this.#spawner = currentGreenlet<Greenlet<unknown>>();
     this.createdAt = performance.now();
   }
 
@@ -424,7 +422,7 @@ export class Greenlet<T = unknown> implements Waitable {
     this.#args = undefined;
     let result: T | Promise<T>;
     try {
-      result = storage.run(this as Greenlet<unknown>, fn as (...a: unknown[]) => T | Promise<T>, ...args);
+      result = runAs(this, fn as (...a: unknown[]) => T | Promise<T>, args);
     } catch (err) {
       this.#die(err, err instanceof GreenletExit);
       return;
@@ -519,7 +517,6 @@ export class Greenlet<T = unknown> implements Waitable {
   }
 
   #callRawLink(cb: LinkCallback): void {
-    // Called directly: AsyncLocalStorage.exit() would toggle Node's promise hooks on every call.
     try {
       (cb as (g: this) => void)(this);
     } catch (err) {
@@ -537,10 +534,11 @@ main._markRoot();
 
 /**
  * The greenlet running now; the root greenlet `main` outside any greenlet.
- * Works across awaits (AsyncLocalStorage).
+ * Works across awaits; plain callbacks (timers, events, hub callbacks) run as
+ * `main`, as gevent's run in the hub.
  */
 export function getcurrent(): Greenlet<unknown> {
-  return storage.getStore() ?? (main as Greenlet<unknown>);
+  return currentGreenlet<Greenlet<unknown>>() ?? (main as Greenlet<unknown>);
 }
 
 /** The root greenlet. */

@@ -1,4 +1,4 @@
-import { formatRunInfo, GreenletExit, idle, iwait, spawn, Timeout, wait } from '@greenhub/core';
+import { formatRunInfo, GreenletExit, getcurrent, idle, iwait, sleep, spawn, Timeout, wait } from '@greenhub/core';
 import { captureReportedErrors, describeEachHub } from '@greenhub/core/testing';
 import { expect, it } from 'vitest';
 import { Event } from '../src/event.js';
@@ -129,6 +129,20 @@ describeEachHub('Event', () => {
     event.set();
     await idle();
     expect(calls).toEqual(['a:true', 'b']);
+  });
+
+  it('a rawlink callback runs outside any greenlet: getcurrent() there is main, even when a greenlet set()', async () => {
+    const event = new Event();
+    const seen: string[] = [];
+    event.rawlink(() => seen.push(getcurrent().name));
+    const setter = spawn(async function setter() {
+      await sleep(1);
+      seen.push(getcurrent().name);
+      event.set();
+    });
+    await setter.join();
+    await idle();
+    expect(seen).toEqual([`setter#${setter.id}`, 'main']);
   });
 
   it('rawlink on an Event that is already set calls back on a later turn', async () => {

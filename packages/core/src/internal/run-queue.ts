@@ -1,6 +1,6 @@
-import { AsyncResource } from 'node:async_hooks';
 import { getHub } from '../registry.js';
 import { reportError } from '../report-error.js';
+import { outsideGreenlets } from './current.js';
 
 /** Something the run queue calls: a greenlet to start or whose links to fire. */
 export interface Runnable {
@@ -31,10 +31,9 @@ function drain(): void {
   }
 }
 
-// A hub may run callbacks in the async context that scheduled them (hub-pure's setImmediate does),
-// which would be whichever greenlet queued first; bound here, at load, a batch runs outside any
-// greenlet, so rawlink callbacks see `main` as gevent's see the hub — on every hub, once per batch.
-const drainOutsideGreenlets = AsyncResource.bind(drain);
+// A batch runs outside any greenlet, so rawlink callbacks see `main` as gevent's see the hub, even
+// from a hub that runs callbacks inside a promise reaction of the greenlet that queued first.
+const drainOutsideGreenlets = outsideGreenlets(drain);
 
 /** Run `item` on a later hub turn, after everything queued before it. */
 export function enqueue(item: Runnable | (() => void)): void {

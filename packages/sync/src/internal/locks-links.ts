@@ -1,9 +1,4 @@
-import { AsyncResource } from 'node:async_hooks';
 import { getHub, type Handle, type Hub, reportError } from '@greenhub/core';
-
-// Bound at load, outside any greenlet: link callbacks see `main`, as gevent's see the hub,
-// whichever greenlet called set().
-const runOutsideGreenlets = AsyncResource.bind((fire: () => void): void => fire());
 
 /**
  * @internal The `rawlink` callbacks of one Event or AsyncResult.
@@ -66,7 +61,8 @@ export class LinkList<W> {
     // A handle from a hub that was reset since would never run.
     if (this.#handle !== undefined && this.#hub === hub) return;
     this.#hub = hub;
-    this.#handle = hub.callback(() => runOutsideGreenlets(() => this.#fire()));
+    // A hub callback runs outside any greenlet: link callbacks see `main`, as gevent's see the hub.
+    this.#handle = hub.callback(() => this.#fire());
   }
 
   #fire(): void {
