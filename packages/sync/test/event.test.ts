@@ -1,4 +1,14 @@
-import { formatRunInfo, GreenletExit, getcurrent, idle, iwait, sleep, spawn, Timeout, wait } from '@greenhub/core';
+import {
+  formatRunInfo,
+  GreenletExit,
+  getcurrent,
+  idle,
+  iwait,
+  sleep,
+  spawn,
+  Timeout,
+  wait,
+} from '@greenhub/core';
 import { captureReportedErrors, describeEachHub } from '@greenhub/core/testing';
 import { expect, it } from 'vitest';
 import { Event } from '../src/event.js';
