@@ -50,8 +50,8 @@ export interface NativeStream extends NativeWatcher {
   localAddress(): SocketAddress | undefined;
   remoteAddress(): SocketAddress | undefined;
   onconnect?: (status: Status) => void;
-  /** A chunk read (its bytes, which JS owns), or null at end of stream or on error (status < 0). */
-  onread?: (bytes: ArrayBuffer | null, status?: Status) => void;
+  /** `bytes` read into `readSlab` (copy them out before returning), or null at end of stream or on error. */
+  onread?: (bytes: number | null, status?: Status) => void;
   onwrite?: (count: number, status: Status) => void;
   onshutdown?: (status: Status) => void;
 }
@@ -96,6 +96,10 @@ export interface Addon {
   setNaive(on: boolean): void;
   /** Lends the timer layer's shared slots (a Float64Array of 4) to native code; see timer.ts. */
   shareTimerSlots(slots: Float64Array): void;
+  /** The callbacks of every Stream, called with the native stream as `this`. */
+  setStreamCallbacks(callbacks: Pick<NativeStream, 'onread' | 'onwrite' | 'onshutdown'>): void;
+  /** Where every stream's reads land: `onread(n)` means its first n bytes are the chunk, until the callback returns. */
+  readonly readSlab: ArrayBuffer;
   Timer: new () => NativeTimer;
   Idle: new () => NativeIdle;
   Stream: new (fd?: number) => NativeStream;

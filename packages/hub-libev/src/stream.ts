@@ -9,6 +9,9 @@ type Done = (err: Error | null) => void;
 const OWNER = Symbol('LibevStream');
 type OwnedNative = NativeStream & { [OWNER]?: LibevStream };
 
+/** What the native reads land in (see Loop::MakeReadSlab); each read callback copies its bytes out. */
+const READ_SLAB = new Uint8Array(addon.readSlab);
+
 const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', port: 0, family: 'IPv4' }) as SocketAddress;
 
 /**
@@ -18,22 +21,23 @@ const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', port: 0, family: 
  */
 export class LibevStream extends TrackedHandle implements Stream {
   static {
-    // The addon looks each callback up by name on the native object: here on its prototype,
-    // shared by every stream, instead of three closures per stream (the memory of every
-    // idle connection). `this` is the native object.
-    const proto = addon.Stream.prototype as OwnedNative;
-    proto.onread = function (this: OwnedNative, bytes, status) {
-      const stream = this[OWNER];
-      if (stream) stream.#read(bytes, status);
-    };
-    proto.onwrite = function (this: OwnedNative, count, status) {
-      const stream = this[OWNER];
-      if (stream) stream.#written(count, status);
-    };
-    proto.onshutdown = function (this: OwnedNative, status) {
-      const stream = this[OWNER];
-      if (stream) stream.#shutdownDone(status);
-    };
+    // Shared by every stream (`this` is the native object), instead of three closures per stream
+    // (the memory of every idle connection); handed to the addon once, which then calls them
+    // without looking them up on the native object per call.
+    addon.setStreamCallbacks({
+      onread(this: OwnedNative, bytes: number | null, status?: number) {
+        const stream = this[OWNER];
+        if (stream) stream.#read(bytes, status);
+      },
+      onwrite(this: OwnedNative, count: number, status: number) {
+        const stream = this[OWNER];
+        if (stream) stream.#written(count, status);
+      },
+      onshutdown(this: OwnedNative, status: number) {
+        const stream = this[OWNER];
+        if (stream) stream.#shutdownDone(status);
+      },
+    });
   }
 
   readonly #native: NativeStream;
@@ -169,10 +173,11 @@ export class LibevStream extends TrackedHandle implements Stream {
     if (cb) this.owner.complete(() => cb(err), context);
   }
 
-  #read(bytes: ArrayBuffer | null, status?: number): void {
+  #read(bytes: number | null, status?: number): void {
     const onRead = this.#onRead;
     if (bytes !== null) {
-      if (onRead) this.invoke('read callback', onRead, Buffer.from(bytes));
+      // A small chunk comes from Node's Buffer pool (as Buffer.allocUnsafe's do): no allocation of its own.
+      if (onRead) this.invoke('read callback', onRead, Buffer.from(READ_SLAB.subarray(0, bytes)));
       return;
     }
     this.#ended = true;

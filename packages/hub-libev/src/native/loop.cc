@@ -262,6 +262,38 @@ void Loop::SetTimerSlots(napi_value typed_array) {
   timer_slots_ = static_cast<double*>(data);
 }
 
+void Loop::SetStreamCallbacks(napi_value fns) {
+  static const char* const kNames[kStreamCallbacks] = {"onread", "onwrite", "onshutdown"};
+  for (int i = 0; i < kStreamCallbacks; i++) {
+    napi_value fn;
+    napi_valuetype type = napi_undefined;
+    if (napi_get_named_property(env_, fns, kNames[i], &fn) != napi_ok || napi_typeof(env_, fn, &type) != napi_ok ||
+        type != napi_function)
+      continue;
+    if (stream_callbacks_[i] != nullptr) napi_delete_reference(env_, stream_callbacks_[i]);
+    stream_callbacks_[i] = nullptr;
+    napi_create_reference(env_, fn, 1, &stream_callbacks_[i]);
+  }
+}
+
+napi_value Loop::GetStreamCallback(StreamCallback which) {
+  napi_value fn = nullptr;
+  if (stream_callbacks_[which] == nullptr || napi_get_reference_value(env_, stream_callbacks_[which], &fn) != napi_ok)
+    return nullptr;
+  return fn;
+}
+
+napi_value Loop::MakeReadSlab() {
+  napi_value slab = nullptr;
+  void* data = nullptr;
+  if (napi_create_arraybuffer(env_, kReadSlabSize, &data, &slab) != napi_ok) return nullptr;
+  if (read_slab_ref_ != nullptr) napi_delete_reference(env_, read_slab_ref_);
+  // Held strongly so the memory lives as long as this environment's loop.
+  napi_create_reference(env_, slab, 1, &read_slab_ref_);
+  read_slab_ = static_cast<char*>(data);
+  return slab;
+}
+
 bool Loop::CanRunJs() {
   napi_value resource;
   bool has = false;
@@ -287,6 +319,13 @@ void Loop::Cleanup() {
   if (timer_slots_ref_ != nullptr) napi_delete_reference(env_, timer_slots_ref_);
   timer_slots_ref_ = nullptr;
   timer_slots_ = nullptr;
+  if (read_slab_ref_ != nullptr) napi_delete_reference(env_, read_slab_ref_);
+  read_slab_ref_ = nullptr;
+  for (napi_ref& ref : stream_callbacks_) {
+    if (ref != nullptr) napi_delete_reference(env_, ref);
+    ref = nullptr;
+  }
+  read_slab_ = nullptr;
   nkeys_ = 0;
   Release();  // the environment's reference
 }
@@ -321,6 +360,10 @@ Napi::Value JsShareTimerSlots(const Napi::CallbackInfo& info) {
   Loop::From(info.Env())->SetTimerSlots(info[0]);
   return info.Env().Undefined();
 }
+Napi::Value JsSetStreamCallbacks(const Napi::CallbackInfo& info) {
+  if (info[0].IsObject()) Loop::From(info.Env())->SetStreamCallbacks(info[0]);
+  return info.Env().Undefined();
+}
 Napi::Value JsSetNaive(const Napi::CallbackInfo& info) {
   Loop::From(info.Env())->set_naive(info[0].ToBoolean());
   return info.Env().Undefined();
@@ -335,6 +378,7 @@ void InitLoopBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("counts", Napi::Function::New(env, JsCounts, "counts"));
   exports.Set("setNaive", Napi::Function::New(env, JsSetNaive, "setNaive"));
   exports.Set("shareTimerSlots", Napi::Function::New(env, JsShareTimerSlots, "shareTimerSlots"));
+  exports.Set("setStreamCallbacks", Napi::Function::New(env, JsSetStreamCallbacks, "setStreamCallbacks"));
   const char* backend = "other";
   switch (ev_backend(Loop::From(env)->ev())) {
     case EVBACKEND_EPOLL: backend = "epoll"; break;
@@ -344,6 +388,12 @@ void InitLoopBindings(Napi::Env env, Napi::Object exports) {
     default: break;
   }
   exports.Set("backend", Napi::String::New(env, backend));
+  napi_value slab = Loop::From(env)->MakeReadSlab();
+  if (slab == nullptr) {
+    Napi::Error::New(env, "hub-libev: cannot allocate the read buffer").ThrowAsJavaScriptException();
+    return;
+  }
+  exports.Set("readSlab", slab);
 }
 
 }  // namespace hublibev

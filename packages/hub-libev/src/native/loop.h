@@ -59,6 +59,21 @@ class Loop {
   // Timer ids name the firing timer in the kFiring slot (never 0).
   double NextTimerId() { return ++last_timer_id_; }
 
+  // The stream callbacks, shared by every stream (set once by stream.ts):
+  // calling them skips the per-call lookup of a named property on the wrapper.
+  enum StreamCallback { kOnRead = 0, kOnWrite = 1, kOnShutdown = 2, kStreamCallbacks = 3 };
+  void SetStreamCallbacks(napi_value fns);
+  // The function, or nullptr when none was set (callers then look it up by name).
+  napi_value GetStreamCallback(StreamCallback which);
+
+  // Where every stream of this environment reads into (a JS ArrayBuffer made
+  // once, exported as `readSlab`): a read callback gets the byte count and JS
+  // copies the bytes out before it returns, instead of a fresh ArrayBuffer
+  // per read (a malloc, a backing store and a sweep). kReadSlabSize bytes.
+  static constexpr size_t kReadSlabSize = 64 * 1024;
+  char* read_slab() const { return read_slab_; }
+  napi_value MakeReadSlab();
+
   // Before starting a timer: libev's cached time may be stale.
   void FreshenEvTime() { ev_now_update(ev_); }
 
@@ -108,6 +123,9 @@ class Loop {
   double last_timer_id_ = 0;
   void* firing_timer_ = nullptr;
   napi_ref timer_slots_ref_ = nullptr;
+  napi_ref stream_callbacks_[kStreamCallbacks] = {};
+  char* read_slab_ = nullptr;
+  napi_ref read_slab_ref_ = nullptr;
   // Key(): the literals seen, and a JS array (referenced: N-API before
   // version 10 refers to objects only, not to strings) holding their keys.
   static constexpr int kMaxKeys = 32;

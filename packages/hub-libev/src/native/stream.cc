@@ -23,7 +23,6 @@
 namespace hublibev {
 
 namespace {
-constexpr size_t kReadSize = 64 * 1024;
 constexpr int kReadsPerWakeup = 8;
 constexpr int kMaxIov = 64;
 
@@ -146,26 +145,34 @@ class Stream : public Watcher<Stream> {
     return info.Env().Undefined();
   }
 
+  // A stream callback: the shared function when stream.ts set it, else looked up by name.
+  void EmitStream(Loop::StreamCallback which, const char* name, size_t argc, const napi_value* argv) {
+    if (loop_->terminating()) return;
+    napi_value fn = loop_->GetStreamCallback(which);
+    if (fn == nullptr) {
+      Emit(name, argc, argv);
+      return;
+    }
+    loop_->Call(Value(), fn, argc, argv);
+  }
+
   void DoRead() {
     Napi::Env env = Env();
-    static thread_local std::vector<char> scratch(kReadSize);
-    for (int i = 0; i < kReadsPerWakeup && reading_ && fd_ >= 0; i++) {
+    char* slab = loop_->read_slab();
+    for (int i = 0; i < kReadsPerWakeup && reading_ && fd_ >= 0 && slab != nullptr; i++) {
       ssize_t n;
       do {
-        n = ::read(fd_, scratch.data(), scratch.size());
+        n = ::read(fd_, slab, Loop::kReadSlabSize);
       } while (n < 0 && errno == EINTR);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
       Napi::HandleScope scope(env);
       if (n > 0) {
-        // A plain ArrayBuffer, made a Buffer in JS: node::Buffer::Copy also sets
-        // the Buffer prototype on a fresh Uint8Array, a slow path taken per read.
+        // The bytes are in the loop's read slab; JS copies them out in the callback.
         napi_value args[1];
-        void* data;
-        if (napi_create_arraybuffer(env, static_cast<size_t>(n), &data, &args[0]) != napi_ok) return;
-        memcpy(data, scratch.data(), static_cast<size_t>(n));
-        Emit("onread", 1, args);
+        if (napi_create_uint32(env, static_cast<uint32_t>(n), &args[0]) != napi_ok) return;
+        EmitStream(Loop::kOnRead, "onread", 1, args);
         if (loop_->terminating()) return;
-        if (static_cast<size_t>(n) < scratch.size()) return;
+        if (static_cast<size_t>(n) < Loop::kReadSlabSize) return;
         continue;
       }
       // End of stream or an error: no further reads.
@@ -175,7 +182,7 @@ class Stream : public Watcher<Stream> {
       ev_io_stop(loop_->ev(), &rio_);
       UpdateActive();
       napi_value args[2] = {env.Null(), Napi::Number::New(env, status)};
-      Emit("onread", 2, args);
+      EmitStream(Loop::kOnRead, "onread", 2, args);
       return;
     }
   }
@@ -295,7 +302,7 @@ class Stream : public Watcher<Stream> {
     Napi::HandleScope scope(env);
     if (done > 0) {
       napi_value args[2] = {Napi::Number::New(env, static_cast<double>(done)), Napi::Number::New(env, 0)};
-      Emit("onwrite", 2, args);
+      EmitStream(Loop::kOnWrite, "onwrite", 2, args);
       if (fd_ < 0) return;
     }
     if (status != 0) {
@@ -306,7 +313,7 @@ class Stream : public Watcher<Stream> {
       UpdateWriteWatcher();
       UpdateActive();
       napi_value args[2] = {Napi::Number::New(env, static_cast<double>(failed)), Napi::Number::New(env, status)};
-      Emit("onwrite", 2, args);
+      EmitStream(Loop::kOnWrite, "onwrite", 2, args);
       if (fd_ < 0) return;
     }
     UpdateWriteWatcher();
@@ -333,7 +340,7 @@ class Stream : public Watcher<Stream> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     napi_value arg = Napi::Number::New(env, status);
-    Emit("onshutdown", 1, &arg);
+    EmitStream(Loop::kOnShutdown, "onshutdown", 1, &arg);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
