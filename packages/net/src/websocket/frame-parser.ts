@@ -132,7 +132,7 @@ export class FrameParser {
       const frame = this.#peek(headLength + length);
       if (frame === undefined) return undefined;
       const payload = frame.subarray(headLength, headLength + length);
-      if (masked) unmask(payload, frame.subarray(maskAt, maskAt + 4));
+      if (masked) unmask(payload, frame, maskAt);
       this.#consume(headLength + length);
       const parsed = control ? controlFrame(op, payload) : this.#data(op, fin, payload);
       if (parsed !== undefined) return parsed;

@@ -18,20 +18,41 @@ export function acceptKey(key: string): string {
     .digest('base64');
 }
 
-/** XOR `data` in place with the 4-byte `mask`, starting at mask byte `offset`. */
-export function unmask(data: Uint8Array, mask: Uint8Array, offset = 0): void {
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * XOR `data` in place with the 4-byte mask at `mask[at..at+3]`. Small payloads
+ * (most messages) go byte by byte with the mask in locals; from 128 bytes on,
+ * a word at a time from the first aligned byte.
+ */
+export function unmask(data: Uint8Array, mask: Uint8Array, at = 0): void {
   const n = data.length;
   let i = 0;
-  // Word at a time where the buffer is aligned (the usual case for a fresh Buffer).
-  if (n >= 16 && (data.byteOffset & 3) === 0) {
-    const words = new Uint32Array(data.buffer, data.byteOffset, n >>> 2);
-    const m = new Uint8Array(4);
-    for (let k = 0; k < 4; k++) m[k] = mask[(offset + k) & 3]!;
-    const word = new Uint32Array(m.buffer)[0]!;
+  if (n >= 128) {
+    const lead = (4 - (data.byteOffset & 3)) & 3;
+    for (; i < lead; i++) data[i]! ^= mask[at + (i & 3)]!;
+    const b0 = mask[at + (lead & 3)]!;
+    const b1 = mask[at + ((lead + 1) & 3)]!;
+    const b2 = mask[at + ((lead + 2) & 3)]!;
+    const b3 = mask[at + ((lead + 3) & 3)]!;
+    const word = LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    const words = new Int32Array(data.buffer, data.byteOffset + lead, (n - lead) >>> 2);
     for (let w = 0; w < words.length; w++) words[w]! ^= word;
-    i = words.length << 2;
+    i = lead + (words.length << 2);
   }
-  for (; i < n; i++) data[i]! ^= mask[(offset + i) & 3]!;
+  const m0 = mask[at]!;
+  const m1 = mask[at + 1]!;
+  const m2 = mask[at + 2]!;
+  const m3 = mask[at + 3]!;
+  // i is 0 or a multiple of 4 past an aligned start plus `lead`: take the phase from it.
+  for (; i < n && (i & 3) !== 0; i++) data[i]! ^= mask[at + (i & 3)]!;
+  for (; i + 4 <= n; i += 4) {
+    data[i]! ^= m0;
+    data[i + 1]! ^= m1;
+    data[i + 2]! ^= m2;
+    data[i + 3]! ^= m3;
+  }
+  for (; i < n; i++) data[i]! ^= mask[at + (i & 3)]!;
 }
 
 /**
@@ -59,9 +80,8 @@ export function encodeFrame(opcode: number, payload: Uint8Array | string, mask: 
   else frame.set(payload, headLength);
   if (mask) {
     frame[1] |= 0x80;
-    const key = frame.subarray(at, at + 4);
-    randomFillSync(key);
-    unmask(frame.subarray(headLength), key);
+    randomFillSync(frame, at, 4);
+    unmask(frame.subarray(headLength), frame, at);
   }
   return frame;
 }
