@@ -34,9 +34,9 @@ const RESOLVED: Promise<void> = Promise.resolve();
 
 const NO_ADDRESS: SocketAddress = { address: '', port: 0, family: 'IPv4' };
 
-function addressOf(get: () => SocketAddress): SocketAddress {
+function addressOf(stream: Stream, which: 'localAddress' | 'remoteAddress'): SocketAddress {
   try {
-    return get();
+    return stream[which];
   } catch {
     return NO_ADDRESS;
   }
@@ -108,10 +108,6 @@ function toBytes(data: Uint8Array | string): Uint8Array {
 export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   /** Per-wait limit in ms for every read and write wait (`undefined` = none), like gevent's `settimeout()`; a wait that runs out rejects with `Timeout`. */
   timeout: number | undefined = undefined;
-  /** Where this end is bound. */
-  readonly localAddress: SocketAddress;
-  /** Where the peer is. */
-  readonly remoteAddress: SocketAddress;
 
   readonly #stream: Stream;
   readonly #buffer = new ChunkBuffer();
@@ -132,7 +128,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
   /** Bytes written since the last write that asked for a callback. */
   #unmarked = 0;
   /** What each pending write callback confirms (its bytes and the unmarked ones before), in order. */
-  #sizes: number[] = [];
+  #sizes: number[] | undefined;
   #sizesHead = 0;
   #closed: Promise<void> | undefined;
   #resolveClosed: (() => void) | undefined;
@@ -150,9 +146,17 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
    */
   constructor(stream: Stream) {
     this.#stream = stream;
-    this.localAddress = addressOf(() => stream.localAddress);
-    this.remoteAddress = addressOf(() => stream.remoteAddress);
     this.#startReading();
+  }
+
+  /** Where this end is bound (asked of the hub when read: an idle connection need not hold it). */
+  get localAddress(): SocketAddress {
+    return addressOf(this.#stream, 'localAddress');
+  }
+
+  /** Where the peer is. */
+  get remoteAddress(): SocketAddress {
+    return addressOf(this.#stream, 'remoteAddress');
   }
 
   /** Resolves once `close()` was called; never rejects. */
@@ -548,9 +552,10 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
       this.#stream.write(bytes);
       return;
     }
-    this.#sizes.push(this.#unmarked);
+    // Made on the first confirmed write: an idle connection holds neither.
+    (this.#sizes ??= []).push(this.#unmarked);
     this.#unmarked = 0;
-    this.#stream.write(bytes, this.#onWritten);
+    this.#stream.write(bytes, (this.#onWritten ??= (err) => this.#written(err)));
   }
 
   /**
@@ -565,19 +570,22 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     return this.#unconfirmed > WRITE_HIGH_WATER_MARK;
   }
 
-  #onWritten = (err: Error | null): void => {
-    const size = this.#sizes[this.#sizesHead];
+  #onWritten: ((err: Error | null) => void) | undefined;
+
+  #written(err: Error | null): void {
+    const sizes = this.#sizes!;
+    const size = sizes[this.#sizesHead];
     if (size !== undefined) {
       this.#unconfirmed -= size;
       this.#sizesHead++;
-      if (this.#sizesHead === this.#sizes.length) {
-        this.#sizes.length = 0;
+      if (this.#sizesHead === sizes.length) {
+        sizes.length = 0;
         this.#sizesHead = 0;
       }
     }
     if (err && !this.#isClosed && !this.#writeError) this.#writeError = err;
     this.#writeWaiter?.switch();
-  };
+  }
 
   async #waitWritable(waiter: Waiter<void>): Promise<void> {
     this.#writeWaiter = waiter;

@@ -44,7 +44,9 @@ export interface Stream {
   readonly closed: boolean;
   setNoDelay(on: boolean): void;
   setKeepAlive(on: boolean, delayMs?: number): void;
+  /** Where this end is bound. Read as often as callers like (a hub works it out once), and still known after `close()`. */
   readonly localAddress: SocketAddress;
+  /** Where the peer is; as `localAddress`, known after `close()`. */
   readonly remoteAddress: SocketAddress;
   ref(): void;
   unref(): void;
