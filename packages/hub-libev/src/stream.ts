@@ -12,6 +12,16 @@ type OwnedNative = NativeStream & { [OWNER]?: LibevStream };
 /** What the native reads land in (see Loop::MakeReadSlab); each read callback copies its bytes out. */
 const READ_SLAB = new Uint8Array(addon.readSlab);
 
+/** The callback list of a stream with none pending: shared, never pushed to (an idle stream holds no array of its own). */
+const NONE: readonly (Done | undefined)[] = Object.freeze([]);
+
+/** `list` with `cb` appended: the list itself once it is a stream's own. */
+function pushed(list: readonly (Done | undefined)[], cb: Done | undefined): (Done | undefined)[] {
+  const own = list === NONE ? [] : (list as (Done | undefined)[]);
+  own.push(cb);
+  return own;
+}
+
 const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', port: 0, family: 'IPv4' }) as SocketAddress;
 
 /**
@@ -46,8 +56,8 @@ export class LibevStream extends TrackedHandle implements Stream {
   #ended = false;
   #closed = false;
   /** Callbacks of writes the kernel has not taken yet, oldest first. */
-  #writes: (Done | undefined)[] = [];
-  #shutdowns: (Done | undefined)[] = [];
+  #writes: readonly (Done | undefined)[] = NONE;
+  #shutdowns: readonly (Done | undefined)[] = NONE;
   #shutdownPending = false;
   /** The first write failure: a later shutdown fails with it (as on hub-pure), not with ENOTCONN. */
   #failure: Error | null = null;
@@ -100,7 +110,7 @@ export class LibevStream extends TrackedHandle implements Stream {
     if (this.#closed) throw hubClosedError(this.toString());
     const status = this.#native.write(data);
     if (status === 1) {
-      this.#writes.push(cb);
+      this.#writes = pushed(this.#writes, cb);
       this.#sync();
     } else if (status === 0) {
       this.#complete(cb, null, 'write callback');
@@ -114,7 +124,7 @@ export class LibevStream extends TrackedHandle implements Stream {
   shutdown(cb?: Done): void {
     if (this.#closed) throw hubClosedError(this.toString());
     if (this.#shutdownPending) {
-      this.#shutdowns.push(cb);
+      this.#shutdowns = pushed(this.#shutdowns, cb);
       return;
     }
     if (this.#failure) {
@@ -124,7 +134,7 @@ export class LibevStream extends TrackedHandle implements Stream {
     const status = this.#native.shutdown();
     if (status === 1) {
       this.#shutdownPending = true;
-      this.#shutdowns.push(cb);
+      this.#shutdowns = pushed(this.#shutdowns, cb);
       this.#sync();
     } else {
       this.#complete(cb, status === 0 ? null : statusError(status, 'shutdown'), 'shutdown callback');
@@ -141,8 +151,8 @@ export class LibevStream extends TrackedHandle implements Stream {
     this.#native.close();
     const writes = this.#writes;
     const shutdowns = this.#shutdowns;
-    this.#writes = [];
-    this.#shutdowns = [];
+    this.#writes = NONE;
+    this.#shutdowns = NONE;
     this.#shutdownPending = false;
     for (const cb of writes) this.#complete(cb, canceledError('write'), 'write callback');
     for (const cb of shutdowns) this.#complete(cb, canceledError('shutdown'), 'shutdown callback');
@@ -190,7 +200,9 @@ export class LibevStream extends TrackedHandle implements Stream {
   }
 
   #written(count: number, status: number): void {
-    const done = this.#writes.splice(0, count);
+    const writes = this.#writes;
+    const done = writes === NONE ? NONE : (writes as (Done | undefined)[]).splice(0, count);
+    if (writes.length === 0) this.#writes = NONE;
     this.#sync();
     const err = status < 0 ? statusError(status, 'write') : null;
     if (err) this.#failure ??= err;
@@ -200,7 +212,7 @@ export class LibevStream extends TrackedHandle implements Stream {
   #shutdownDone(status: number): void {
     this.#shutdownPending = false;
     const done = this.#shutdowns;
-    this.#shutdowns = [];
+    this.#shutdowns = NONE;
     this.#sync();
     const err = status < 0 ? statusError(status, 'shutdown') : null;
     for (const cb of done) if (cb) this.invoke('shutdown callback', cb, err);

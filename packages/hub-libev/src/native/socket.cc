@@ -1,5 +1,7 @@
 #include "socket.h"
 
+#include "loop.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -85,6 +87,12 @@ static void SetString(napi_env env, napi_value obj, const char* key, const char*
   if (napi_create_string_utf8(env, text, len, &v) == napi_ok) napi_set_named_property(env, obj, key, v);
 }
 
+// The family names are the same few strings for every address: made once per environment.
+static void SetFamily(napi_env env, napi_value obj, const char* family) {
+  napi_value v = Loop::From(env)->Key(family);
+  if (v != nullptr) napi_set_named_property(env, obj, "family", v);
+}
+
 static void SetInt(napi_env env, napi_value obj, const char* key, int value) {
   napi_value v;
   if (napi_create_int32(env, value, &v) == napi_ok) napi_set_named_property(env, obj, key, v);
@@ -99,19 +107,19 @@ Napi::Value AddressToJs(Napi::Env env, const sockaddr* addr, socklen_t len) {
     inet_ntop(AF_INET, &v4->sin_addr, text, sizeof(text));
     SetString(env, out, "address", text, NAPI_AUTO_LENGTH);
     SetInt(env, out, "port", ntohs(v4->sin_port));
-    SetString(env, out, "family", "IPv4", NAPI_AUTO_LENGTH);
+    SetFamily(env, out, "IPv4");
   } else if (addr->sa_family == AF_INET6) {
     auto* v6 = reinterpret_cast<const sockaddr_in6*>(addr);
     inet_ntop(AF_INET6, &v6->sin6_addr, text, sizeof(text));
     SetString(env, out, "address", text, NAPI_AUTO_LENGTH);
     SetInt(env, out, "port", ntohs(v6->sin6_port));
-    SetString(env, out, "family", "IPv6", NAPI_AUTO_LENGTH);
+    SetFamily(env, out, "IPv6");
   } else if (addr->sa_family == AF_UNIX) {
     auto* un = reinterpret_cast<const sockaddr_un*>(addr);
     size_t max = len > offsetof(sockaddr_un, sun_path) ? len - offsetof(sockaddr_un, sun_path) : 0;
     SetString(env, out, "address", un->sun_path, strnlen(un->sun_path, max));
     SetInt(env, out, "port", 0);
-    SetString(env, out, "family", "unix", NAPI_AUTO_LENGTH);
+    SetFamily(env, out, "unix");
   } else {
     return env.Undefined();
   }
