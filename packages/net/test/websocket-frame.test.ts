@@ -19,7 +19,9 @@ describe('WebSocket masking', () => {
         const data = backing.subarray(align, align + length);
         const expected = unmaskedByDefinition(data, mask);
         unmask(data, frame, 3);
-        expect(Buffer.from(data).equals(Buffer.from(expected)), `length ${length}, offset ${align}`).toBe(true);
+        expect(Buffer.from(data).equals(Buffer.from(expected)), `length ${length}, offset ${align}`).toBe(
+          true,
+        );
         // Bytes around the payload are left alone.
         expect(backing.subarray(0, align).equals(before.subarray(0, align))).toBe(true);
         expect(backing.subarray(align + length).equals(before.subarray(align + length))).toBe(true);

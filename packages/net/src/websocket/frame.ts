@@ -35,7 +35,9 @@ export function unmask(data: Uint8Array, mask: Uint8Array, at = 0): void {
     const b1 = mask[at + ((lead + 1) & 3)]!;
     const b2 = mask[at + ((lead + 2) & 3)]!;
     const b3 = mask[at + ((lead + 3) & 3)]!;
-    const word = LITTLE_ENDIAN ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24) : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
+    const word = LITTLE_ENDIAN
+      ? b0 | (b1 << 8) | (b2 << 16) | (b3 << 24)
+      : (b0 << 24) | (b1 << 16) | (b2 << 8) | b3;
     const words = new Int32Array(data.buffer, data.byteOffset + lead, (n - lead) >>> 2);
     for (let w = 0; w < words.length; w++) words[w]! ^= word;
     i = lead + (words.length << 2);
