@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { codedError, GreenletExit } from './errors.js';
 import type { Timer } from './hub/index.js';
 import { noteActivity } from './internal/activity.js';
-import { currentGreenlet, runAs } from './internal/current.js';
+import { currentGreenlet, leaveGreenlet, runAs, thenAs } from './internal/current.js';
 import { enqueue } from './internal/run-queue.js';
 import { getHub } from './registry.js';
 import { reportError } from './report-error.js';
@@ -427,7 +427,14 @@ export class Greenlet<T = unknown> implements Waitable {
       this.#die(err, err instanceof GreenletExit);
       return;
     }
-    if (result !== null && typeof (result as Promise<T>)?.then === 'function') {
+    if (
+      result !== null &&
+      typeof result === 'object' &&
+      Object.getPrototypeOf(result) === Promise.prototype
+    ) {
+      // The usual case, an async function's promise: callbacks shared by every greenlet.
+      thenAs(this, result as Promise<T>, Greenlet.#ranToValue, Greenlet.#ranToError);
+    } else if (result !== null && typeof (result as Promise<T>)?.then === 'function') {
       (result as Promise<T>).then(
         (value) => this.#die(value, true),
         (err) => this.#die(err, err instanceof GreenletExit),
@@ -435,6 +442,19 @@ export class Greenlet<T = unknown> implements Waitable {
     } else {
       this.#die(result, true);
     }
+  }
+
+  /** The run's promise fulfilled: called as the greenlet (see `thenAs`), which then ends outside itself. */
+  static #ranToValue(value: unknown): void {
+    const g = currentGreenlet<Greenlet<unknown>>()!;
+    leaveGreenlet();
+    g.#die(value, true);
+  }
+
+  static #ranToError(err: unknown): void {
+    const g = currentGreenlet<Greenlet<unknown>>()!;
+    leaveGreenlet();
+    g.#die(err, err instanceof GreenletExit);
   }
 
   #die(result: unknown, ok: boolean): void {

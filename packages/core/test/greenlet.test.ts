@@ -312,6 +312,59 @@ describeEachHub('Greenlet', () => {
     expect(seen.filter((g) => g === b)).toHaveLength(5);
   });
 
+  it('getcurrent() follows every kind of continuation: then/catch/finally, thenables, combinators, async generators', async () => {
+    const seen: string[] = [];
+    const note = (what: string): void => {
+      seen.push(`${what}:${getcurrent().name}`);
+    };
+    async function* ticks(): AsyncGenerator<number> {
+      for (let i = 0; i < 2; i++) {
+        await new Promise<void>((resolve) => setTimeout(resolve, 1));
+        note('generator');
+        yield i;
+      }
+    }
+    const body = async (): Promise<void> => {
+      await Promise.resolve().then(() => note('then'));
+      await Promise.reject(new Error('x')).catch(() => note('catch'));
+      await Promise.resolve().finally(() => note('finally'));
+      // biome-ignore lint/suspicious/noThenProperty: a thenable is what this step tests
+      await { then: (resolve: (v: number) => void) => resolve(1) };
+      note('thenable');
+      await Promise.all([sleep(1), new Promise<void>((resolve) => setImmediate(resolve))]);
+      note('all');
+      await Promise.race([new Promise<void>((resolve) => setImmediate(resolve)), sleep(0)]);
+      note('race');
+      for await (const _ of ticks()) note('for-await');
+      queueMicrotask(() => note('microtask'));
+      await new Promise<void>((resolve) => setTimeout(resolve, 1));
+      note('after');
+    };
+    const a = spawn(body);
+    a.name = 'a';
+    const b = spawn(body);
+    b.name = 'b';
+    await Promise.all([a.join(), b.join()]);
+    expect(a.successful() && b.successful()).toBe(true);
+    for (const name of ['a', 'b']) {
+      expect(seen.filter((s) => s.endsWith(`:${name}`)).map((s) => s.split(':')[0])).toEqual([
+        'then',
+        'catch',
+        'finally',
+        'thenable',
+        'all',
+        'race',
+        'generator',
+        'for-await',
+        'generator',
+        'for-await',
+        'after',
+      ]);
+    }
+    // A queueMicrotask callback is a plain callback, not a promise reaction: it runs as main.
+    expect(seen.filter((s) => s.startsWith('microtask:'))).toEqual(['microtask:main', 'microtask:main']);
+  });
+
   it("outside any greenlet getcurrent() is the root greenlet 'main', which never dies", () => {
     const main = getcurrent();
     expect(main.name).toBe('main');

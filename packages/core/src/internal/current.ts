@@ -31,8 +31,11 @@ let hooked = false;
 function hook(): void {
   hooked = true;
   promiseHooks.createHook({
-    init(promise: Tagged) {
-      if (running !== undefined) promise[TAG] = running;
+    // Only a promise made from another (a `then()`'s, an `await`'s) runs reactions that continue
+    // someone's code: a tag on every promise would cost each one a property array (40 bytes, and an
+    // idle connection keeps several).
+    init(promise: Tagged, parent: Promise<unknown> | undefined) {
+      if (running !== undefined && parent !== undefined) promise[TAG] = running;
     },
     before(promise: Tagged) {
       outer.push(running);
@@ -59,6 +62,32 @@ export function runAs<R>(greenlet: object, fn: (...args: unknown[]) => R, args: 
   } finally {
     running = before;
   }
+}
+
+/**
+ * `promise.then(onValue, onError)` as `greenlet`: the callbacks run as it, so
+ * they can be shared by every greenlet (no closures per greenlet) and find it
+ * with `currentGreenlet()`. `promise` must be a plain native promise: only
+ * its reactions are sure to run under the hooks.
+ */
+export function thenAs(
+  greenlet: object,
+  promise: Promise<unknown>,
+  onValue: (value: unknown) => void,
+  onError: (error: unknown) => void,
+): void {
+  const before = running;
+  running = greenlet;
+  try {
+    promise.then(onValue, onError);
+  } finally {
+    running = before;
+  }
+}
+
+/** From here to the end of the current callback or promise reaction, run as no greenlet (`main`). */
+export function leaveGreenlet(): void {
+  running = undefined;
 }
 
 /** `fn` made to run outside any greenlet wherever it is called from (a batch of callbacks sees `main`). */
