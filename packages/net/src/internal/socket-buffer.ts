@@ -5,10 +5,13 @@
  * whole), so that one lives in a field of its own: an array that a push and a
  * shift empty again would allocate its storage anew for every chunk.
  */
+/** The #rest of a buffer that never held two chunks at once: shared, never pushed to. */
+const NO_CHUNKS: Uint8Array[] = Object.freeze([]) as unknown as Uint8Array[];
+
 export class ChunkBuffer {
-  /** The first chunk; the others, in order, in #rest. */
+  /** The first chunk; the others, in order, in #rest (its own array once a second chunk came). */
   #first: Uint8Array | undefined;
-  #rest: Uint8Array[] = [];
+  #rest: Uint8Array[] = NO_CHUNKS;
   #size = 0;
 
   /** Bytes held. */
@@ -19,13 +22,14 @@ export class ChunkBuffer {
   push(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
     if (this.#first === undefined) this.#first = chunk;
+    else if (this.#rest === NO_CHUNKS) this.#rest = [chunk];
     else this.#rest.push(chunk);
     this.#size += chunk.length;
   }
 
   clear(): void {
     this.#first = undefined;
-    this.#rest = [];
+    this.#rest = NO_CHUNKS;
     this.#size = 0;
   }
 
@@ -77,7 +81,7 @@ export class ChunkBuffer {
     if (this.#rest.length > 0) {
       only = Buffer.concat([only, ...this.#rest], this.#size);
       this.#first = only;
-      this.#rest = [];
+      this.#rest = NO_CHUNKS;
     }
     const buf = Buffer.from(only.buffer, only.byteOffset, only.byteLength);
     return buf.indexOf(needle, from);
