@@ -2,12 +2,13 @@
 // and sync. A benchmark file describes its workloads and calls
 // runPromiseComparison(); this module runs each workload in a fresh child
 // process per contender (the baselines never load greenhub, so
-// AsyncLocalStorage cannot slow them), repeats it, and prints medians with
+// its promise hooks cannot slow them), repeats it, and prints medians with
 // min-max and the ratios that count:
 //   ratio  = time / plain promises
-//   vs ALS = time / plain promises with an AsyncLocalStorage active (Node 20's
-//            AsyncLocalStorage, which greenlets need for getcurrent(), installs
-//            promise hooks that tax every promise in the process)
+//   vs ALS = time / plain promises with an AsyncLocalStorage active: Node's own
+//            way to follow a context across awaits, whose promise hooks tax
+//            every promise in the process on Node 20 (greenhub follows the
+//            current greenlet with lighter promise hooks of its own)
 //
 // Workloads: { [key]: { label, unit, baseline(), greenhub(env), python? } } where
 // env is core's exports plus whatever loadGreenhub() adds, and python names the

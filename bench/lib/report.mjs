@@ -101,8 +101,9 @@ export function renderMarkdown(report, svgName) {
     '',
     `\`*\`: other processes used more than ${BUSY_SHARE * 100}% of the cores just before a run of this figure` +
       ' (or of its Node baseline): the machine was busy, the figure is less trustworthy.',
-    '"Node + ALS": plain promises with an `AsyncLocalStorage` active, whose promise hooks (needed by' +
-      ' greenlets for `getcurrent()`) tax every promise on Node 20.',
+    '"Node + ALS": plain promises with an `AsyncLocalStorage` active, Node\'s own way to follow a context' +
+      ' across awaits, whose promise hooks tax every promise on Node 20 (greenhub follows the current' +
+      ' greenlet for `getcurrent()` with lighter promise hooks of its own).',
     '',
     '## What runs',
     '',
