@@ -151,10 +151,10 @@ export class Waiter<T = unknown> implements Interruptible, Runnable {
     this.#state = WAITING;
     this.#owner = owner;
     owner._addWait(this);
-    const promise = new Promise<T>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+    const promise = new Promise<T>(capture);
+    this.#resolve = capturedResolve as (value: T) => void;
+    this.#reject = capturedReject;
+    capturedResolve = capturedReject = undefined;
     const timeout = opts?.timeout;
     if (timeout !== undefined) {
       if (!(timeout >= 0)) {
@@ -203,6 +203,15 @@ export class Waiter<T = unknown> implements Interruptible, Runnable {
       this.#onAbort = undefined;
     }
   }
+}
+
+// One executor for every wait's promise (a closure per wait would be an allocation per wait):
+// it leaves the promise's functions here for get() to take at once.
+let capturedResolve: ((value: unknown) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (value: never) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve as (value: unknown) => void;
+  capturedReject = reject;
 }
 
 const NO_VALUE: unique symbol = Symbol('greenhub.noTimeoutValue');
