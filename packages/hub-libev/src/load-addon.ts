@@ -96,8 +96,8 @@ export interface Addon {
   setNaive(on: boolean): void;
   /** Lends the timer layer's shared slots (a Float64Array of 4) to native code; see timer.ts. */
   shareTimerSlots(slots: Float64Array): void;
-  /** The callbacks of every Stream, called with the native stream as `this`. */
-  setStreamCallbacks(callbacks: Pick<NativeStream, 'onread' | 'onwrite' | 'onshutdown'>): void;
+  /** Callbacks shared by every Stream, called with the native stream as `this` (instead of its own `on...` property). */
+  setCallbacks(callbacks: Pick<NativeStream, 'onread' | 'onwrite' | 'onshutdown'>): void;
   /** Where every stream's reads land: `onread(n)` means its first n bytes are the chunk, until the callback returns. */
   readonly readSlab: ArrayBuffer;
   Timer: new () => NativeTimer;

@@ -34,7 +34,7 @@ export class LibevStream extends TrackedHandle implements Stream {
     // Shared by every stream (`this` is the native object), instead of three closures per stream
     // (the memory of every idle connection); handed to the addon once, which then calls them
     // without looking them up on the native object per call.
-    addon.setStreamCallbacks({
+    addon.setCallbacks({
       onread(this: OwnedNative, bytes: number | null, status?: number) {
         const stream = this[OWNER];
         if (stream) stream.#read(bytes, status);

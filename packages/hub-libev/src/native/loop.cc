@@ -262,23 +262,23 @@ void Loop::SetTimerSlots(napi_value typed_array) {
   timer_slots_ = static_cast<double*>(data);
 }
 
-void Loop::SetStreamCallbacks(napi_value fns) {
-  static const char* const kNames[kStreamCallbacks] = {"onread", "onwrite", "onshutdown"};
-  for (int i = 0; i < kStreamCallbacks; i++) {
+void Loop::SetCallbacks(napi_value fns) {
+  static const char* const kNames[kSharedCallbacks] = {"onread", "onwrite", "onshutdown"};
+  for (int i = 0; i < kSharedCallbacks; i++) {
     napi_value fn;
     napi_valuetype type = napi_undefined;
     if (napi_get_named_property(env_, fns, kNames[i], &fn) != napi_ok || napi_typeof(env_, fn, &type) != napi_ok ||
         type != napi_function)
       continue;
-    if (stream_callbacks_[i] != nullptr) napi_delete_reference(env_, stream_callbacks_[i]);
-    stream_callbacks_[i] = nullptr;
-    napi_create_reference(env_, fn, 1, &stream_callbacks_[i]);
+    if (shared_callbacks_[i] != nullptr) napi_delete_reference(env_, shared_callbacks_[i]);
+    shared_callbacks_[i] = nullptr;
+    napi_create_reference(env_, fn, 1, &shared_callbacks_[i]);
   }
 }
 
-napi_value Loop::GetStreamCallback(StreamCallback which) {
+napi_value Loop::GetCallback(SharedCallback which) {
   napi_value fn = nullptr;
-  if (stream_callbacks_[which] == nullptr || napi_get_reference_value(env_, stream_callbacks_[which], &fn) != napi_ok)
+  if (shared_callbacks_[which] == nullptr || napi_get_reference_value(env_, shared_callbacks_[which], &fn) != napi_ok)
     return nullptr;
   return fn;
 }
@@ -321,7 +321,7 @@ void Loop::Cleanup() {
   timer_slots_ = nullptr;
   if (read_slab_ref_ != nullptr) napi_delete_reference(env_, read_slab_ref_);
   read_slab_ref_ = nullptr;
-  for (napi_ref& ref : stream_callbacks_) {
+  for (napi_ref& ref : shared_callbacks_) {
     if (ref != nullptr) napi_delete_reference(env_, ref);
     ref = nullptr;
   }
@@ -360,8 +360,8 @@ Napi::Value JsShareTimerSlots(const Napi::CallbackInfo& info) {
   Loop::From(info.Env())->SetTimerSlots(info[0]);
   return info.Env().Undefined();
 }
-Napi::Value JsSetStreamCallbacks(const Napi::CallbackInfo& info) {
-  if (info[0].IsObject()) Loop::From(info.Env())->SetStreamCallbacks(info[0]);
+Napi::Value JsSetCallbacks(const Napi::CallbackInfo& info) {
+  if (info[0].IsObject()) Loop::From(info.Env())->SetCallbacks(info[0]);
   return info.Env().Undefined();
 }
 Napi::Value JsSetNaive(const Napi::CallbackInfo& info) {
@@ -378,7 +378,7 @@ void InitLoopBindings(Napi::Env env, Napi::Object exports) {
   exports.Set("counts", Napi::Function::New(env, JsCounts, "counts"));
   exports.Set("setNaive", Napi::Function::New(env, JsSetNaive, "setNaive"));
   exports.Set("shareTimerSlots", Napi::Function::New(env, JsShareTimerSlots, "shareTimerSlots"));
-  exports.Set("setStreamCallbacks", Napi::Function::New(env, JsSetStreamCallbacks, "setStreamCallbacks"));
+  exports.Set("setCallbacks", Napi::Function::New(env, JsSetCallbacks, "setCallbacks"));
   const char* backend = "other";
   switch (ev_backend(Loop::From(env)->ev())) {
     case EVBACKEND_EPOLL: backend = "epoll"; break;

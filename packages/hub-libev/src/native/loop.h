@@ -59,12 +59,12 @@ class Loop {
   // Timer ids name the firing timer in the kFiring slot (never 0).
   double NextTimerId() { return ++last_timer_id_; }
 
-  // The stream callbacks, shared by every stream (set once by stream.ts):
+  // Callbacks shared by every object of a class (set once by stream.ts):
   // calling them skips the per-call lookup of a named property on the wrapper.
-  enum StreamCallback { kOnRead = 0, kOnWrite = 1, kOnShutdown = 2, kStreamCallbacks = 3 };
-  void SetStreamCallbacks(napi_value fns);
+  enum SharedCallback { kOnRead = 0, kOnWrite = 1, kOnShutdown = 2, kSharedCallbacks = 3 };
+  void SetCallbacks(napi_value fns);
   // The function, or nullptr when none was set (callers then look it up by name).
-  napi_value GetStreamCallback(StreamCallback which);
+  napi_value GetCallback(SharedCallback which);
 
   // Where every stream of this environment reads into (a JS ArrayBuffer made
   // once, exported as `readSlab`): a read callback gets the byte count and JS
@@ -123,7 +123,7 @@ class Loop {
   double last_timer_id_ = 0;
   void* firing_timer_ = nullptr;
   napi_ref timer_slots_ref_ = nullptr;
-  napi_ref stream_callbacks_[kStreamCallbacks] = {};
+  napi_ref shared_callbacks_[kSharedCallbacks] = {};
   char* read_slab_ = nullptr;
   napi_ref read_slab_ref_ = nullptr;
   // Key(): the literals seen, and a JS array (referenced: N-API before

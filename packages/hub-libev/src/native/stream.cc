@@ -145,17 +145,6 @@ class Stream : public Watcher<Stream> {
     return info.Env().Undefined();
   }
 
-  // A stream callback: the shared function when stream.ts set it, else looked up by name.
-  void EmitStream(Loop::StreamCallback which, const char* name, size_t argc, const napi_value* argv) {
-    if (loop_->terminating()) return;
-    napi_value fn = loop_->GetStreamCallback(which);
-    if (fn == nullptr) {
-      Emit(name, argc, argv);
-      return;
-    }
-    loop_->Call(Value(), fn, argc, argv);
-  }
-
   void DoRead() {
     Napi::Env env = Env();
     char* slab = loop_->read_slab();
@@ -170,7 +159,7 @@ class Stream : public Watcher<Stream> {
         // The bytes are in the loop's read slab; JS copies them out in the callback.
         napi_value args[1];
         if (napi_create_uint32(env, static_cast<uint32_t>(n), &args[0]) != napi_ok) return;
-        EmitStream(Loop::kOnRead, "onread", 1, args);
+        EmitShared(Loop::kOnRead, "onread", 1, args);
         if (loop_->terminating()) return;
         if (static_cast<size_t>(n) < Loop::kReadSlabSize) return;
         continue;
@@ -182,7 +171,7 @@ class Stream : public Watcher<Stream> {
       ev_io_stop(loop_->ev(), &rio_);
       UpdateActive();
       napi_value args[2] = {env.Null(), Napi::Number::New(env, status)};
-      EmitStream(Loop::kOnRead, "onread", 2, args);
+      EmitShared(Loop::kOnRead, "onread", 2, args);
       return;
     }
   }
@@ -302,7 +291,7 @@ class Stream : public Watcher<Stream> {
     Napi::HandleScope scope(env);
     if (done > 0) {
       napi_value args[2] = {Napi::Number::New(env, static_cast<double>(done)), Napi::Number::New(env, 0)};
-      EmitStream(Loop::kOnWrite, "onwrite", 2, args);
+      EmitShared(Loop::kOnWrite, "onwrite", 2, args);
       if (fd_ < 0) return;
     }
     if (status != 0) {
@@ -313,7 +302,7 @@ class Stream : public Watcher<Stream> {
       UpdateWriteWatcher();
       UpdateActive();
       napi_value args[2] = {Napi::Number::New(env, static_cast<double>(failed)), Napi::Number::New(env, status)};
-      EmitStream(Loop::kOnWrite, "onwrite", 2, args);
+      EmitShared(Loop::kOnWrite, "onwrite", 2, args);
       if (fd_ < 0) return;
     }
     UpdateWriteWatcher();
@@ -340,7 +329,7 @@ class Stream : public Watcher<Stream> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     napi_value arg = Napi::Number::New(env, status);
-    EmitStream(Loop::kOnShutdown, "onshutdown", 1, &arg);
+    EmitShared(Loop::kOnShutdown, "onshutdown", 1, &arg);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

@@ -76,6 +76,15 @@ class Watcher : public Napi::ObjectWrap<T> {
     return loop_->Call(self, fn, argc, argv);
   }
 
+  // A callback shared by the whole class when its JS layer set one (Loop::SetCallbacks),
+  // else the one named `name` on this wrapper.
+  napi_value EmitShared(Loop::SharedCallback which, const char* name, size_t argc, const napi_value* argv) {
+    if (loop_->terminating()) return nullptr;
+    napi_value fn = loop_->GetCallback(which);
+    if (fn == nullptr) return Emit(name, argc, argv);
+    return loop_->Call(this->Value(), fn, argc, argv);
+  }
+
   void Hold() {
     if (held_) return;
     held_ = true;
