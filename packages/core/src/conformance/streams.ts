@@ -99,6 +99,15 @@ export function streams(suite: Suite): void {
       expect(stream.closed).toBe(true);
     });
 
+    it('addresses first asked for after close() are still known (greenhub reads them only when asked)', async () => {
+      const peer = await nodeServer(t());
+      const stream = await connect(t(), { host: '127.0.0.1', port: peer.port });
+      const socket = await peer.sockets.next('the node:net server to accept');
+      stream.close();
+      expect(stream.remoteAddress).toEqual({ address: '127.0.0.1', port: peer.port, family: 'IPv4' });
+      expect(stream.localAddress).toEqual({ address: '127.0.0.1', port: socket.remotePort, family: 'IPv4' });
+    });
+
     it('write() takes a Uint8Array or an array of them, and the peer receives every byte in order', async () => {
       const { client, server } = await hubPair(t());
       const reader = new Reader(server);
