@@ -9,16 +9,25 @@ function settleThenSay(line) {
   setTimeout(() => {
     globalThis.gc?.();
     process.stdout.write(`${line}\n`);
+    // Idle long enough for V8 to see a low allocation rate: the gc() after it gives back the young
+    // generation the accept burst grew (kept until a GC sees the process idle).
+    setTimeout(() => {
+      globalThis.gc?.();
+      process.stdout.write('settled\n');
+    }, SETTLE_MS);
   }, 300);
 }
+
+/** How long an idle-connection run waits after "held" before its steady-state reading ("settled"). */
+export const SETTLE_MS = 6000;
 
 /**
  * Count connections for an idle-connection run.
  *
  * @param hold how many connections to wait for (0: none, never reports)
  * @returns a function to call once per connection; after the `hold`-th call it
- *   prints "held" once the process settled (300 ms, with a gc() before and
- *   after when --expose-gc is on).
+ *   prints "held" 300 ms later (with a gc() before and after when --expose-gc
+ *   is on), then "settled" after SETTLE_MS more of idleness and another gc().
  */
 export function holdCounter(hold) {
   let accepted = 0;

@@ -70,9 +70,11 @@ export async function echoRun(client, startOne, conns, { warmupMs, runMs, mode =
  * One idle run: the server's RSS growth per connection once the client holds `conns` idle connections.
  *
  * @param startOne async () => a started server told to hold `conns` connections; stopped afterwards
- * @returns `{ value: bytes per connection }`
+ * @param opts.settled also read it at the server's "settled" (after some seconds idle and a GC:
+ *   without the young generation that V8 grew while the connections were accepted)
+ * @returns `{ value: bytes per connection at "held", settled: the same at "settled" (with opts.settled) }`
  */
-export async function idleRun(client, startOne, conns) {
+export async function idleRun(client, startOne, conns, opts = {}) {
   const server = await startOne();
   let holder;
   try {
@@ -81,7 +83,10 @@ export async function idleRun(client, startOne, conns) {
     await waitLine(holder, (l) => l === 'held', 'client holding connections');
     await waitLine(server, (l) => l === 'held', 'server accepting');
     const after = rssKb(server.child.pid);
-    return { value: ((after - before) * 1024) / conns };
+    const value = ((after - before) * 1024) / conns;
+    if (!opts.settled) return { value };
+    await waitLine(server, (l) => l === 'settled', 'server settling');
+    return { value, settled: ((rssKb(server.child.pid) - before) * 1024) / conns };
   } finally {
     // The server closes first, so TIME_WAIT lands on its side and the client's ports are reusable.
     await stop(server.child);

@@ -38,7 +38,8 @@ def announce(port, hub):
 
 def hold_counter(hold, sleep):
     """A function to call once per connection; after the `hold`-th call it prints "held",
-    once the process settled (300 ms and a gc, as holdCounter() in echo-process.mjs)."""
+    once the process settled (300 ms and a gc, as holdCounter() in echo-process.mjs), then
+    "settled" after 6 s more of idleness and another gc (its SETTLE_MS)."""
     accepted = 0
 
     def counted():
@@ -49,5 +50,8 @@ def hold_counter(hold, sleep):
             sleep(0.3)
             gc.collect()
             say("held")
+            sleep(6.0)
+            gc.collect()
+            say("settled")
 
     return counted

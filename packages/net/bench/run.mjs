@@ -17,7 +17,9 @@
 //    there; on a 2-core machine that is the best there is.
 // 2. RSS per idle connection: server RSS growth / connections, after gc(),
 //    with 10,000 idle connections held open by the client process, each held
-//    by a handler greenlet blocked reading its socket.
+//    by a handler greenlet blocked reading its socket; read 300 ms after the
+//    last accept, and again once "settled" (6 s idle and another gc(): V8
+//    then gives back the young generation the accept burst grew).
 //
 // Runs of different contenders are interleaved. Loopback only; every process
 // started here is killed on exit or failure. Needs `npm run build` of core,
@@ -95,16 +97,18 @@ function targets(servers) {
     });
     out.push(`echo at ${conns}: ${parts.join(', ')}`);
   }
-  const parts = hubs.map((kind) => {
-    const { median, ratio } = results.get('idle conn RSS', kind);
-    const kb = `${(median / 1024).toFixed(2)} KB/conn`;
-    const goal =
-      kind === 'libev'
-        ? ` (target <= ${IDLE_TARGET_BYTES / 1024} KB: ${median <= IDLE_TARGET_BYTES ? 'met' : 'MISSED'})`
-        : '';
-    return `hub-${kind} ${kb}${goal}, ${ratio.toFixed(2)}x node:net`;
-  });
-  out.push(`idle RSS: ${parts.join('; ')}`);
+  for (const workload of ['idle conn RSS', 'idle conn RSS, settled']) {
+    const parts = hubs.map((kind) => {
+      const { median, ratio } = results.get(workload, kind);
+      const kb = `${(median / 1024).toFixed(2)} KB/conn`;
+      const goal =
+        kind === 'libev'
+          ? ` (target <= ${IDLE_TARGET_BYTES / 1024} KB: ${median <= IDLE_TARGET_BYTES ? 'met' : 'MISSED'})`
+          : '';
+      return `hub-${kind} ${kb}${goal}, ${ratio.toFixed(2)}x node:net`;
+    });
+    out.push(`${workload}: ${parts.join('; ')}`);
+  }
   return out;
 }
 
@@ -124,9 +128,13 @@ async function main() {
   }
   {
     const runs = await interleaved(servers, REPEATS, (kind) =>
-      idleRun(client, () => echoServer(kind, IDLE_CONNS), IDLE_CONNS),
+      idleRun(client, () => echoServer(kind, IDLE_CONNS), IDLE_CONNS, { settled: true }),
     );
     results.add('idle conn RSS', 'bytes/conn', runs, 'net', LABELS);
+    const settled = new Map(
+      [...runs].map(([kind, list]) => [kind, list.map((r) => ({ ...r, value: r.settled }))]),
+    );
+    results.add('idle conn RSS, settled', 'bytes/conn', settled, 'net', LABELS);
   }
 
   console.log(`\n@greenhub/net benchmarks${quick ? ' (--quick)' : ''}: ${machine()}`);
