@@ -35,9 +35,10 @@ const SETTLED = 2;
  *
  * Every way a wait ends goes through `switch()` or `throw()` — a timeout
  * (`switch(timeoutValue)` or `throw(Timeout)`), an abort (`throw(reason)`), a
- * kill or a firing `Timeout` aimed at the greenlet (`throw(error)`) — so a
- * subclass that overrides them sees every ending, e.g. to leave a waiter list
- * at once.
+ * kill or a firing `Timeout` aimed at the greenlet (`throw(error)`), and a
+ * wait that fails as `get()` starts it (a kill already pending, an aborted
+ * signal, a bad timeout) — so a subclass that overrides them sees every
+ * ending, e.g. to leave a waiter list at once.
  *
  * @example
  * const w = new Waiter<string>('reply');
@@ -136,17 +137,8 @@ export class Waiter<T = unknown> implements Interruptible, Runnable {
     }
     const owner = getcurrent();
     const pending = owner._takePendingThrow();
-    if (pending !== NO_THROW) {
-      this.#state = SETTLED;
-      return Promise.reject(pending);
-    }
-    if (this.#state === SETTLED) {
+    if (pending === NO_THROW && this.#state === SETTLED) {
       return this.#isError ? Promise.reject(this.#result) : Promise.resolve(this.#result);
-    }
-    const signal = opts?.signal;
-    if (signal?.aborted) {
-      this.#state = SETTLED;
-      return Promise.reject(signal.reason);
     }
     this.#state = WAITING;
     this.#owner = owner;
@@ -155,24 +147,29 @@ export class Waiter<T = unknown> implements Interruptible, Runnable {
     this.#resolve = capturedResolve as (value: T) => void;
     this.#reject = capturedReject;
     capturedResolve = capturedReject = undefined;
+    const signal = opts?.signal;
     const timeout = opts?.timeout;
-    if (timeout !== undefined) {
-      if (!(timeout >= 0)) {
-        this.#finish();
-        return Promise.reject(
-          Object.assign(new RangeError(`timeout must be a number >= 0 (ms), got ${timeout}`), {
-            code: 'ERR_OUT_OF_RANGE',
-          }),
-        );
+    // A wait that cannot even start ends through throw() too, as every other ending does: a
+    // subclass sees it the same way (and a waiter listed somewhere leaves the list).
+    if (pending !== NO_THROW) this.throw(pending);
+    else if (signal?.aborted) this.throw(signal.reason);
+    else if (timeout !== undefined && !(timeout >= 0)) {
+      this.throw(
+        Object.assign(new RangeError(`timeout must be a number >= 0 (ms), got ${timeout}`), {
+          code: 'ERR_OUT_OF_RANGE',
+        }),
+      );
+    } else {
+      if (timeout !== undefined) {
+        this.#timeoutMs = timeout;
+        if (opts !== undefined && 'timeoutValue' in opts) this.#timeoutValue = opts.timeoutValue;
+        this.#deadline = addDeadline(timeout, this);
       }
-      this.#timeoutMs = timeout;
-      if (opts !== undefined && 'timeoutValue' in opts) this.#timeoutValue = opts.timeoutValue;
-      this.#deadline = addDeadline(timeout, this);
-    }
-    if (signal) {
-      this.#signal = signal;
-      this.#onAbort = () => this.throw(signal.reason);
-      signal.addEventListener('abort', this.#onAbort, { once: true });
+      if (signal) {
+        this.#signal = signal;
+        this.#onAbort = () => this.throw(signal.reason);
+        signal.addEventListener('abort', this.#onAbort, { once: true });
+      }
     }
     return promise;
   }

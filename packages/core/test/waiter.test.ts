@@ -1,5 +1,5 @@
 import { expect, it } from 'vitest';
-import { getcurrent, idle, sleep, spawn, Timeout, Waiter } from '../src/index.js';
+import { GreenletExit, getcurrent, idle, sleep, spawn, Timeout, Waiter } from '../src/index.js';
 import { describeEachHub } from '../src/testing/index.js';
 
 describeEachHub('Waiter', () => {
@@ -54,6 +54,28 @@ describeEachHub('Waiter', () => {
     expect(waiter.switch('second')).toBe(false);
     expect(waiter.throw(new Error('late'))).toBe(false);
     expect(await waiter.get()).toBe('first');
+  });
+
+  it('a wait that fails as get() starts it ends through throw(), so a subclass sees that ending too', async () => {
+    const ended: string[] = [];
+    class Noting extends Waiter<void> {
+      override throw(error: unknown): boolean {
+        if (!super.throw(error)) return false;
+        ended.push((error as { code?: string }).code ?? String(error));
+        return true;
+      }
+    }
+    await expect(new Noting().get({ timeout: -1 })).rejects.toMatchObject({ code: 'ERR_OUT_OF_RANGE' });
+    const aborted = AbortSignal.abort(Object.assign(new Error('stop'), { code: 'ABORT_ERR' }));
+    await expect(new Noting().get({ signal: aborted })).rejects.toMatchObject({ code: 'ABORT_ERR' });
+    const killed = spawn(async () => {
+      getcurrent().kill(new GreenletExit(), { block: false });
+      await new Noting().get();
+    });
+    await killed.join();
+    expect(killed.value).toBeInstanceOf(GreenletExit);
+    expect(ended).toEqual(['ERR_OUT_OF_RANGE', 'ABORT_ERR', 'GreenletExit: greenlet killed']);
+    expect(getcurrent().waitingOn).toBeUndefined();
   });
 
   it('a second get() while a greenlet waits rejects with code ERR_CONCURRENT_USE', async () => {

@@ -507,13 +507,7 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
     this.#startReading();
     const waiter = new StepWaiter(iterator);
     this.#readWaiter = waiter;
-    const promise = waiter.get({ timeout: this.timeout });
-    if (waiter.ready) {
-      // It failed at once (a kill already pending, a bad timeout): nothing will wake it.
-      this.#readWaiter = undefined;
-      this._stepEnded(iterator);
-    }
-    return promise;
+    return waiter.get({ timeout: this.timeout });
   }
 
   /** @internal A waiting step failed (timeout, kill, close, read error): the iteration is over. */

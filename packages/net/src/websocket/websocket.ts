@@ -530,10 +530,7 @@ export class WebSocket implements AsyncIterable<WebSocketMessage>, AsyncDisposab
     }
     const waiter = new ReceiveWaiter(iterating, this.#receiveFailed);
     this.#receiver = waiter;
-    const promise = waiter.get(opts);
-    // Ended at once (a kill pending, an aborted signal, a bad timeout): throw() was not called.
-    if (waiter.ready) this.#receiveFailed(waiter, getcurrent());
-    return promise;
+    return waiter.get(opts);
   }
 
   /** A wait in receive() ended without a message; a kill of the receiving greenlet closes with 1001. */
