@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { currentGreenlet, runAs } from '../internal/current.js';
 import { type Suite, useHub } from './internal/harness.js';
 import { deferred, turns, until, within } from './internal/wait.js';
 
@@ -42,6 +43,36 @@ export function callbacks(suite: Suite): void {
       await until(() => order.length === 5, 'both callbacks and their microtasks', 1000);
       // A greenlet woken by a callback runs before the next callback, on every hub (gevent switches at once).
       expect(order).toEqual(['A', 'A.tick', 'A.then', 'A.then.then', 'B']);
+    });
+
+    it('callbacks and timers run outside any greenlet, even when scheduled from one of its promise reactions', async () => {
+      // Core's run queue and sync's link callbacks rely on it: they run as `main`, as gevent's run in the hub.
+      const { hub } = t();
+      const greenlet = { name: 'scheduling greenlet' };
+      const seen: Array<[string, unknown]> = [];
+      const done = deferred();
+      const timer = hub.timer(1);
+      runAs(greenlet, () => {
+        seen.push(['greenlet', currentGreenlet()]);
+        hub.callback(() => seen.push(['callback', currentGreenlet()]));
+        void Promise.resolve().then(() => {
+          seen.push(['reaction', currentGreenlet()]);
+          hub.callback(() => seen.push(['callback from a reaction', currentGreenlet()]));
+          timer.start(() => {
+            seen.push(['timer from a reaction', currentGreenlet()]);
+            done.resolve();
+          });
+        });
+      }, []);
+      await within(1000, 'the timer', done.promise);
+      timer.close();
+      expect(seen).toEqual([
+        ['greenlet', greenlet],
+        ['reaction', greenlet],
+        ['callback', undefined],
+        ['callback from a reaction', undefined],
+        ['timer from a reaction', undefined],
+      ]);
     });
 
     it('a cancelled callback never runs, and cancel() is idempotent', async () => {

@@ -67,7 +67,10 @@ export interface Hub {
    * microtasks and `process.nextTick`s a callback queues run before the next
    * callback, so a greenlet woken by a callback runs before the next one on
    * every hub. A pending callback counts as referenced active work.
-   * `cancel()` on the returned handle stops it from running.
+   * `cancel()` on the returned handle stops it from running. Like every
+   * callback a hub makes (timers, streams, listeners), it runs from the loop,
+   * never inside a promise reaction of the code that scheduled it, so outside
+   * any greenlet (`getcurrent()` is `main` there).
    */
   callback(fn: () => void): Handle;
   /**

@@ -89,16 +89,3 @@ export function thenAs(
 export function leaveGreenlet(): void {
   running = undefined;
 }
-
-/** `fn` made to run outside any greenlet wherever it is called from (a batch of callbacks sees `main`). */
-export function outsideGreenlets<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
-  return (...args: A): void => {
-    const before = running;
-    running = undefined;
-    try {
-      fn(...args);
-    } finally {
-      running = before;
-    }
-  };
-}

@@ -1,6 +1,5 @@
 import { getHub } from '../registry.js';
 import { reportError } from '../report-error.js';
-import { outsideGreenlets } from './current.js';
 
 /** Something the run queue calls: a greenlet to start or whose links to fire. */
 export interface Runnable {
@@ -31,16 +30,13 @@ function drain(): void {
   }
 }
 
-// A batch runs outside any greenlet, so rawlink callbacks see `main` as gevent's see the hub, even
-// from a hub that runs callbacks inside a promise reaction of the greenlet that queued first.
-const drainOutsideGreenlets = outsideGreenlets(drain);
-
 /** Run `item` on a later hub turn, after everything queued before it. */
 export function enqueue(item: Runnable | (() => void)): void {
   queue.push(item);
   if (!scheduled) {
     scheduled = true;
-    getHub().callback(drainOutsideGreenlets);
+    // Hub callbacks run outside any greenlet (the contract): rawlink callbacks see `main`, as gevent's see the hub.
+    getHub().callback(drain);
   }
 }
 
