@@ -180,20 +180,6 @@ export class Socket implements AsyncIterable<Uint8Array>, AsyncDisposable {
       else this.#eof = true;
       this[onPeerEnd]?.();
     } else {
-      const waiter = this.#readWaiter;
-      if (
-        waiter instanceof StepWaiter &&
-        this.#buffer.size === 0 &&
-        this.#readHook === undefined &&
-        chunk.length > 0 &&
-        waiter.waiting
-      ) {
-        // A step waits on an empty buffer (the usual round trip): the chunk is its result as it is.
-        this.#readWaiter = undefined;
-        this.#readBusy = false;
-        waiter.switch({ done: false, value: chunk });
-        return;
-      }
       this.#buffer.push(chunk);
       if (this.#buffer.size >= READ_HIGH_WATER_MARK) {
         this.#reading = false;
