@@ -1,7 +1,8 @@
 // A connected byte stream (TCP or unix) on a non-blocking fd, driven by ev_io.
-// Reads are copied into a fresh ArrayBuffer whose ownership moves to JS. Writes go
-// to the kernel at once with sendmsg and are queued (copied) on EAGAIN; JS
-// keeps the callbacks and learns completions through `onwrite(count, status)`.
+// Reads land in the loop's read slab and JS copies each chunk out in `onread(n)`.
+// Writes go to the kernel at once (send for one buffer, sendmsg for several) and
+// are queued (copied) on EAGAIN; JS keeps the callbacks and learns completions
+// through `onwrite(count, status)`.
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
