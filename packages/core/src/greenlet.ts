@@ -2,7 +2,7 @@ import { inspect } from 'node:util';
 import { codedError, GreenletExit } from './errors.js';
 import type { Timer } from './hub/index.js';
 import { noteActivity } from './internal/activity.js';
-import { currentGreenlet, leaveGreenlet, runAs, thenAs } from './internal/current.js';
+import { currentGreenlet, FOLLOWED, leaveGreenlet, runAs } from './internal/current.js';
 import { enqueue } from './internal/run-queue.js';
 import { getHub } from './registry.js';
 import { reportError } from './report-error.js';
@@ -420,21 +420,22 @@ export class Greenlet<T = unknown> implements Waitable {
     const args = this.#args!;
     this.#fn = undefined;
     this.#args = undefined;
-    let result: T | Promise<T>;
+    let result: T | Promise<T> | typeof FOLLOWED;
     try {
-      result = runAs(this, fn as (...a: unknown[]) => T | Promise<T>, args);
+      // The usual case, an async function's promise, is followed by callbacks shared by every greenlet.
+      result = runAs(
+        this,
+        fn as (...a: unknown[]) => T | Promise<T>,
+        args,
+        Greenlet.#ranToValue,
+        Greenlet.#ranToError,
+      );
     } catch (err) {
       this.#die(err, err instanceof GreenletExit);
       return;
     }
-    if (
-      result !== null &&
-      typeof result === 'object' &&
-      Object.getPrototypeOf(result) === Promise.prototype
-    ) {
-      // The usual case, an async function's promise: callbacks shared by every greenlet.
-      thenAs(this, result as Promise<T>, Greenlet.#ranToValue, Greenlet.#ranToError);
-    } else if (result !== null && typeof (result as Promise<T>)?.then === 'function') {
+    if (result === FOLLOWED) return;
+    if (result !== null && typeof (result as Promise<T>)?.then === 'function') {
       (result as Promise<T>).then(
         (value) => this.#die(value, true),
         (err) => this.#die(err, err instanceof GreenletExit),
@@ -444,7 +445,7 @@ export class Greenlet<T = unknown> implements Waitable {
     }
   }
 
-  /** The run's promise fulfilled: called as the greenlet (see `thenAs`), which then ends outside itself. */
+  /** The run's promise fulfilled: called as the greenlet (see `runAs`), which then ends outside itself. */
   static #ranToValue(value: unknown): void {
     const g = currentGreenlet<Greenlet<unknown>>()!;
     leaveGreenlet();

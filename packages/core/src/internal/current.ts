@@ -52,34 +52,41 @@ export function currentGreenlet<G extends object>(): G | undefined {
   return running as G | undefined;
 }
 
-/** Call `fn(...args)` as `greenlet`: it, and every promise reaction it leads to, see it as current. */
-export function runAs<R>(greenlet: object, fn: (...args: unknown[]) => R, args: unknown[]): R {
+/** What {@link runAs} returns when it followed `fn`'s promise itself. */
+export const FOLLOWED: unique symbol = Symbol('greenhub.followed');
+
+/**
+ * Call `fn(...args)` as `greenlet`: it, and every promise reaction it leads
+ * to, see it as current. When `fn` returns a plain native promise and
+ * `onValue`/`onError` are given, they follow it, called as `greenlet` too, so
+ * that they can be shared by every greenlet (no closures per greenlet) and
+ * find it with `currentGreenlet()`; only a plain promise's reactions are sure
+ * to run under the hooks.
+ *
+ * @returns `FOLLOWED` when the callbacks follow the result, else what `fn` returned.
+ */
+export function runAs<R>(
+  greenlet: object,
+  fn: (...args: unknown[]) => R,
+  args: unknown[],
+  onValue?: (value: unknown) => void,
+  onError?: (error: unknown) => void,
+): R | typeof FOLLOWED {
   if (!hooked) hook();
   const before = running;
   running = greenlet;
   try {
-    return fn(...args);
-  } finally {
-    running = before;
-  }
-}
-
-/**
- * `promise.then(onValue, onError)` as `greenlet`: the callbacks run as it, so
- * they can be shared by every greenlet (no closures per greenlet) and find it
- * with `currentGreenlet()`. `promise` must be a plain native promise: only
- * its reactions are sure to run under the hooks.
- */
-export function thenAs(
-  greenlet: object,
-  promise: Promise<unknown>,
-  onValue: (value: unknown) => void,
-  onError: (error: unknown) => void,
-): void {
-  const before = running;
-  running = greenlet;
-  try {
-    promise.then(onValue, onError);
+    const result = fn(...args);
+    if (
+      onValue !== undefined &&
+      result !== null &&
+      typeof result === 'object' &&
+      Object.getPrototypeOf(result) === Promise.prototype
+    ) {
+      (result as unknown as Promise<unknown>).then(onValue, onError);
+      return FOLLOWED;
+    }
+    return result;
   } finally {
     running = before;
   }
