@@ -38,6 +38,8 @@ export interface NativeStream extends NativeWatcher {
   /** 0 connected at once, 1 in progress (`onconnect` follows), `-errno` failed. */
   connect(kind: 'tcp', host: string, port: number): Status;
   connect(kind: 'unix', path: string): Status;
+  /** The number this stream goes by in `readBatch` (set once, before the first `readStart()`). */
+  setSlot(slot: number): void;
   readStart(): void;
   readStop(): void;
   /** 0 all in the kernel, 1 queued (`onwrite` follows), `-errno` failed. */
@@ -50,8 +52,6 @@ export interface NativeStream extends NativeWatcher {
   localAddress(): SocketAddress | undefined;
   remoteAddress(): SocketAddress | undefined;
   onconnect?: (status: Status) => void;
-  /** `bytes` read into `readSlab` (copy them out before returning), or null at end of stream or on error. */
-  onread?: (bytes: number | null, status?: Status) => void;
   onwrite?: (count: number, status: Status) => void;
   onshutdown?: (status: Status) => void;
 }
@@ -96,10 +96,21 @@ export interface Addon {
   setNaive(on: boolean): void;
   /** Lends the timer layer's shared slots (a Float64Array of 4) to native code; see timer.ts. */
   shareTimerSlots(slots: Float64Array): void;
-  /** Callbacks shared by every Stream, called with the native stream as `this` (instead of its own `on...` property). */
-  setCallbacks(callbacks: Pick<NativeStream, 'onread' | 'onwrite' | 'onshutdown'>): void;
-  /** Where every stream's reads land: `onread(n)` means its first n bytes are the chunk, until the callback returns. */
+  /**
+   * Callbacks shared by every Stream: `onwrite` and `onshutdown` are called with the native stream
+   * as `this` (instead of its own `on...` property); `onreads(count)` is handed the first `count`
+   * entries of `readBatch`, the reads of every stream since the last call.
+   */
+  setCallbacks(
+    callbacks: Pick<NativeStream, 'onwrite' | 'onshutdown'> & { onreads: (count: number) => void },
+  ): void;
+  /** Where every stream's reads land, until `onreads` returns (copy them out). */
   readonly readSlab: ArrayBuffer;
+  /**
+   * The reads `onreads(count)` hands over, as Int32 triples: the stream's slot (-1: it closed since),
+   * the offset in `readSlab`, and the result (bytes read; 0 end of stream; `-errno`).
+   */
+  readonly readBatch: ArrayBuffer;
   Timer: new () => NativeTimer;
   Idle: new () => NativeIdle;
   Stream: new (fd?: number) => NativeStream;

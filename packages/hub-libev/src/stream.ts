@@ -9,8 +9,16 @@ type Done = (err: Error | null) => void;
 const OWNER = Symbol('LibevStream');
 type OwnedNative = NativeStream & { [OWNER]?: LibevStream };
 
-/** What the native reads land in (see Loop::MakeReadSlab); each read callback copies its bytes out. */
+/** Where native reads land (see Loop::QueueRead); `onreads` copies each chunk out. */
 const READ_SLAB = new Uint8Array(addon.readSlab);
+/** The reads `onreads(count)` hands over: slot, offset in READ_SLAB, result (bytes; 0 end; -errno). */
+const READ_BATCH = new Int32Array(addon.readBatch);
+/** Open streams by the slot that names them in READ_BATCH; closed ones give theirs back. */
+const BY_SLOT: (LibevStream | undefined)[] = [];
+const FREE_SLOTS: number[] = [];
+
+/** A read handed over while its stream was not reading: a chunk, the end (null) or the read error. */
+type Stashed = Uint8Array | Error | null;
 
 /** The callback list of a stream with none pending: shared, never pushed to (an idle stream holds no array of its own). */
 const NONE: readonly (Done | undefined)[] = Object.freeze([]);
@@ -31,13 +39,16 @@ const NO_ADDRESS: SocketAddress = Object.freeze({ address: '', port: 0, family: 
  */
 export class LibevStream extends TrackedHandle implements Stream {
   static {
-    // Shared by every stream (`this` is the native object), instead of three closures per stream
+    // Shared by every stream (`this` is the native object), instead of closures per stream
     // (the memory of every idle connection); handed to the addon once, which then calls them
     // without looking them up on the native object per call.
     addon.setCallbacks({
-      onread(this: OwnedNative, bytes: number | null, status?: number) {
-        const stream = this[OWNER];
-        if (stream) stream.#read(bytes, status);
+      onreads(count: number) {
+        for (let i = 0; i < 3 * count; i += 3) {
+          const slot = READ_BATCH[i]!;
+          const stream = slot >= 0 ? BY_SLOT[slot] : undefined;
+          if (stream) stream.#arrived(READ_BATCH[i + 1]!, READ_BATCH[i + 2]!);
+        }
       },
       onwrite(this: OwnedNative, count: number, status: number) {
         const stream = this[OWNER];
@@ -51,6 +62,12 @@ export class LibevStream extends TrackedHandle implements Stream {
   }
 
   readonly #native: NativeStream;
+  readonly #slot: number;
+  /**
+   * Reads handed over while not reading, oldest first: a batch may hold a read of this stream
+   * after a callback earlier in it stopped the reading. Delivered from the next `readStart()`.
+   */
+  #stash: Stashed[] | undefined;
   #onRead: ((chunk: Uint8Array | null, err?: Error) => void) | undefined;
   #reading = false;
   #ended = false;
@@ -68,6 +85,9 @@ export class LibevStream extends TrackedHandle implements Stream {
     super(owner, native);
     this.#native = native;
     (native as OwnedNative)[OWNER] = this;
+    this.#slot = FREE_SLOTS.pop() ?? BY_SLOT.length;
+    BY_SLOT[this.#slot] = this;
+    native.setSlot(this.#slot);
   }
 
   get closed(): boolean {
@@ -97,6 +117,8 @@ export class LibevStream extends TrackedHandle implements Stream {
     this.#reading = true;
     this.#native.readStart();
     this.#sync();
+    // Never from inside readStart(): on a later turn, as reads come.
+    if (this.#stash) this.owner.complete(() => this.#drainStash(), 'read callback');
   }
 
   readStop(): void {
@@ -148,7 +170,10 @@ export class LibevStream extends TrackedHandle implements Stream {
     this.#closed = true;
     this.#reading = false;
     this.#onRead = undefined;
+    this.#stash = undefined;
     this.#native.close();
+    BY_SLOT[this.#slot] = undefined;
+    FREE_SLOTS.push(this.#slot);
     const writes = this.#writes;
     const shutdowns = this.#shutdowns;
     this.#writes = NONE;
@@ -183,20 +208,41 @@ export class LibevStream extends TrackedHandle implements Stream {
     if (cb) this.owner.complete(() => cb(err), context);
   }
 
-  #read(bytes: number | null, status?: number): void {
-    const onRead = this.#onRead;
-    if (bytes !== null) {
-      // A small chunk comes from Node's Buffer pool (as Buffer.allocUnsafe's do): no allocation of its own.
-      if (onRead) this.invoke('read callback', onRead, Buffer.from(READ_SLAB.subarray(0, bytes)));
+  /** A read of the batch `onreads` hands over: `result` bytes at `offset` of the slab, 0 the end, or -errno. */
+  #arrived(offset: number, result: number): void {
+    // A small chunk comes from Node's Buffer pool (as Buffer.allocUnsafe's do): no allocation of its own.
+    const read: Stashed =
+      result > 0
+        ? Buffer.from(READ_SLAB.subarray(offset, offset + result))
+        : result < 0
+          ? statusError(result, 'read')
+          : null;
+    if (this.#reading && this.#stash === undefined) {
+      this.#deliver(read);
+      return;
+    }
+    (this.#stash ??= []).push(read);
+    if (this.#reading) this.#drainStash();
+  }
+
+  #drainStash(): void {
+    const stash = this.#stash;
+    if (stash === undefined) return;
+    while (this.#reading && stash.length > 0) this.#deliver(stash.shift()!);
+    if (stash.length === 0 && this.#stash === stash) this.#stash = undefined;
+  }
+
+  #deliver(read: Stashed): void {
+    const onRead = this.#onRead!;
+    if (read instanceof Uint8Array) {
+      this.invoke('read callback', onRead, read);
       return;
     }
     this.#ended = true;
     this.#reading = false;
     this.#sync();
-    if (!onRead) return;
-    if (status !== undefined && status < 0)
-      this.invoke('read callback', onRead, null, statusError(status, 'read'));
-    else this.invoke('read callback', onRead, null);
+    if (read === null) this.invoke('read callback', onRead, null);
+    else this.invoke('read callback', onRead, null, read);
   }
 
   #written(count: number, status: number): void {

@@ -91,6 +91,47 @@ export function backpressure(suite: Suite): void {
       stream.close();
     });
 
+    it("readStop() of another stream inside onRead holds back that stream's data too, even data already read", async () => {
+      // Two streams with data waiting when they start reading: a hub may read both in one wakeup
+      // (hub-libev hands a wakeup's reads to JS together). Whichever is called first stops the
+      // other, which must then get nothing until its readStart(), and then every byte.
+      const peer = await nodeServer(t());
+      const streams = [
+        await connect(t(), { host: '127.0.0.1', port: peer.port }),
+        await connect(t(), { host: '127.0.0.1', port: peer.port }),
+      ];
+      const sockets = [
+        await peer.sockets.next('the node:net server to accept'),
+        await peer.sockets.next('the node:net server to accept'),
+      ];
+      const data = [pattern(1000, 23), pattern(1000, 24)];
+      await Promise.all(
+        sockets.map((socket, i) => new Promise<void>((resolve) => socket.write(data[i]!, () => resolve()))),
+      );
+      const readers = streams.map((stream) => new Reader(stream, false));
+      let first = -1;
+      const callsWhileStopped = [0, 0];
+      streams.forEach((stream, i) => {
+        stream.readStart((chunk, err) => {
+          if (first !== -1 && first !== i) callsWhileStopped[i]!++;
+          readers[i]!.onRead(chunk, err);
+          if (first === -1) {
+            first = i;
+            streams[1 - i]!.readStop();
+          }
+        });
+      });
+      await until(() => first !== -1, 'a first read', 2000);
+      await turns(t().hub, 5);
+      const other = 1 - first;
+      expect(callsWhileStopped[other], 'onRead calls of the stopped stream').toBe(0);
+      expect(readers[other]!.total, 'bytes delivered to the stopped stream').toBe(0);
+      readers[other]!.start();
+      const got = await readers[other]!.waitBytes(data[other]!.length, 'its bytes after readStart()');
+      expect(sha256(got), 'the bytes after readStart() equal the bytes written').toBe(sha256(data[other]!));
+      for (const stream of streams) stream.close();
+    });
+
     it('writeQueueSize grows while the peer does not read and drains to 0 when it does', async () => {
       const peer = await nodeServer(t());
       const stream = await connect(t(), { host: '127.0.0.1', port: peer.port });

@@ -19,7 +19,7 @@ class Idle : public Watcher<Idle> {
 
   explicit Idle(const Napi::CallbackInfo& info) : Watcher<Idle>(info) {
     ev_idle_init(&w_, Fired);
-    ev_set_priority(&w_, EV_MAXPRI);
+    ev_set_priority(&w_, Loop::kCallbackPriority);
     w_.data = this;
   }
   ~Idle() override { ev_idle_stop(loop_->ev(), &w_); }

@@ -36,7 +36,9 @@ class Listener : public Watcher<Listener> {
 
   explicit Listener(const Napi::CallbackInfo& info) : Watcher<Listener>(info) {
     ev_init(&io_, Readable);
+    ev_set_priority(&io_, Loop::kOtherPriority);
     ev_init(&backoff_, Resume);
+    ev_set_priority(&backoff_, Loop::kOtherPriority);
     io_.data = backoff_.data = this;
   }
   ~Listener() override { CloseFd(); }

@@ -37,6 +37,8 @@ Loop::Loop(napi_env env) : env_(env) {
   ev_io_init(&uvio_, UvWoke, uv_backend_fd(uv_), EV_READ);
   ev_io_start(ev_, &uvio_);
   ev_init(&uvtimer_, UvDue);
+  ev_init(&flusher_, FlushCb);
+  ev_set_priority(&flusher_, kFlushPriority);
 
   uv_prepare_init(uv_, &prep_);
   prep_.data = this;
@@ -150,6 +152,7 @@ void Loop::PrepareCb(uv_prepare_t* handle) {
     h->uv_woke_ = false;
     if (to == 0) {
       ev_run(h->ev_, EVRUN_NOWAIT);
+      h->FlushReads();
       break;
     }
     if (to > 0) {
@@ -158,6 +161,7 @@ void Loop::PrepareCb(uv_prepare_t* handle) {
       ev_timer_start(h->ev_, &h->uvtimer_);
     }
     ev_run(h->ev_, EVRUN_ONCE);
+    h->FlushReads();
     ev_timer_stop(h->ev_, &h->uvtimer_);
     if (h->uv_woke_ || h->naive_ || h->nactive_ == 0 || h->dead_ || h->terminating_) break;
   }
@@ -197,6 +201,13 @@ void Loop::UpdateNow() {
 }
 
 napi_value Loop::Call(napi_value recv, napi_value fn, size_t argc, const napi_value* argv) {
+  // Every libev callback that calls JS flushes on entry, before it changes any state; this is
+  // the safety net that keeps a read from being seen after a later event.
+  if (nreads_ > 0) FlushReads();
+  return Invoke(recv, fn, argc, argv);
+}
+
+napi_value Loop::Invoke(napi_value recv, napi_value fn, size_t argc, const napi_value* argv) {
   if (terminating_) return nullptr;
   napi_value result = nullptr;
   napi_status s = napi_make_callback(env_, actx_, recv, fn, argc, argv, &result);
@@ -263,7 +274,7 @@ void Loop::SetTimerSlots(napi_value typed_array) {
 }
 
 void Loop::SetCallbacks(napi_value fns) {
-  static const char* const kNames[kSharedCallbacks] = {"onread", "onwrite", "onshutdown"};
+  static const char* const kNames[kSharedCallbacks] = {"onreads", "onwrite", "onshutdown"};
   for (int i = 0; i < kSharedCallbacks; i++) {
     napi_value fn;
     napi_valuetype type = napi_undefined;
@@ -294,6 +305,52 @@ napi_value Loop::MakeReadSlab() {
   return slab;
 }
 
+napi_value Loop::MakeReadBatch() {
+  napi_value batch = nullptr;
+  void* data = nullptr;
+  if (napi_create_arraybuffer(env_, 3 * kReadBatch * sizeof(int32_t), &data, &batch) != napi_ok) return nullptr;
+  if (read_batch_ref_ != nullptr) napi_delete_reference(env_, read_batch_ref_);
+  napi_create_reference(env_, batch, 1, &read_batch_ref_);
+  read_batch_ = static_cast<int32_t*>(data);
+  return batch;
+}
+
+void Loop::QueueRead(int32_t slot, ssize_t result) {
+  if (nreads_ == 0) ev_feed_event(ev_, &flusher_, EV_CUSTOM);
+  int32_t* entry = read_batch_ + 3 * nreads_++;
+  entry[0] = slot;
+  entry[1] = static_cast<int32_t>(read_used_);
+  entry[2] = static_cast<int32_t>(result);
+  if (result > 0) read_used_ += static_cast<size_t>(result);
+}
+
+void Loop::FlushReads() {
+  if (nreads_ == 0 || flushing_) return;
+  flushing_ = true;
+  if (!terminating_ && !dead_) {
+    napi_handle_scope scope;
+    if (napi_open_handle_scope(env_, &scope) == napi_ok) {
+      napi_value fn = GetCallback(kOnReads);
+      napi_value recv, count;
+      if (fn != nullptr && napi_get_reference_value(env_, resource_, &recv) == napi_ok &&
+          napi_create_int32(env_, nreads_, &count) == napi_ok)
+        Invoke(recv, fn, 1, &count);
+      napi_close_handle_scope(env_, scope);
+    }
+  }
+  // JS copied every chunk out before it returned; the slab is free again.
+  nreads_ = 0;
+  read_used_ = 0;
+  flushing_ = false;
+}
+
+void Loop::FlushCb(struct ev_loop* loop, ev_idle*, int) { static_cast<Loop*>(ev_userdata(loop))->FlushReads(); }
+
+void Loop::DropReads(int32_t slot) {
+  for (int i = 0; i < nreads_; i++)
+    if (read_batch_[3 * i] == slot) read_batch_[3 * i] = -1;
+}
+
 bool Loop::CanRunJs() {
   napi_value resource;
   bool has = false;
@@ -321,11 +378,16 @@ void Loop::Cleanup() {
   timer_slots_ = nullptr;
   if (read_slab_ref_ != nullptr) napi_delete_reference(env_, read_slab_ref_);
   read_slab_ref_ = nullptr;
+  if (read_batch_ref_ != nullptr) napi_delete_reference(env_, read_batch_ref_);
+  read_batch_ref_ = nullptr;
   for (napi_ref& ref : shared_callbacks_) {
     if (ref != nullptr) napi_delete_reference(env_, ref);
     ref = nullptr;
   }
   read_slab_ = nullptr;
+  read_batch_ = nullptr;
+  nreads_ = 0;
+  read_used_ = 0;
   nkeys_ = 0;
   Release();  // the environment's reference
 }
@@ -394,6 +456,12 @@ void InitLoopBindings(Napi::Env env, Napi::Object exports) {
     return;
   }
   exports.Set("readSlab", slab);
+  napi_value batch = Loop::From(env)->MakeReadBatch();
+  if (batch == nullptr) {
+    Napi::Error::New(env, "hub-libev: cannot allocate the read batch").ThrowAsJavaScriptException();
+    return;
+  }
+  exports.Set("readBatch", batch);
 }
 
 }  // namespace hublibev

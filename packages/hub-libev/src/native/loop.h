@@ -7,6 +7,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include <sys/types.h>
+
 #include <cstdint>
 
 namespace hublibev {
@@ -37,6 +39,7 @@ class Loop {
 
   // Calls JS from a libev callback as a top-level callback (ticks and
   // microtasks drain afterwards); a thrown exception becomes uncaughtException.
+  // Reads waiting in the batch are handed over first, so JS sees events in order.
   napi_value Call(napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
 
   // The property key `name` (a string literal) as an internalized JS string
@@ -61,18 +64,51 @@ class Loop {
 
   // Callbacks shared by every object of a class (set once by stream.ts):
   // calling them skips the per-call lookup of a named property on the wrapper.
-  enum SharedCallback { kOnRead = 0, kOnWrite = 1, kOnShutdown = 2, kSharedCallbacks = 3 };
+  enum SharedCallback { kOnReads = 0, kOnWrite = 1, kOnShutdown = 2, kSharedCallbacks = 3 };
   void SetCallbacks(napi_value fns);
   // The function, or nullptr when none was set (callers then look it up by name).
   napi_value GetCallback(SharedCallback which);
 
-  // Where every stream of this environment reads into (a JS ArrayBuffer made
-  // once, exported as `readSlab`): a read callback gets the byte count and JS
-  // copies the bytes out before it returns, instead of a fresh ArrayBuffer
-  // per read (a malloc, a backing store and a sweep). kReadSlabSize bytes.
-  static constexpr size_t kReadSlabSize = 64 * 1024;
-  char* read_slab() const { return read_slab_; }
+  // Reads are handed to JS in batches: a stream's read lands in the read slab
+  // (a JS ArrayBuffer made once per environment, exported as `readSlab`) after
+  // the reads before it, and is listed in the read batch (an Int32Array,
+  // `readBatch`: slot, offset, result per read). One call, `onreads(count)`,
+  // hands the whole batch to JS, which copies each chunk out, at the end of
+  // each libev iteration and before any other callback into JS. A call into JS
+  // per read cost as much as the JS it ran (the call, its callback scope and a
+  // microtask checkpoint each); a batch pays that once per wakeup.
+  //
+  // A read's result is its byte count, 0 at end of stream or -errno.
+  static constexpr size_t kReadMax = 64 * 1024;  // bytes one read(2) may take
+  static constexpr size_t kReadSlabSize = 4 * kReadMax;
+  static constexpr int kReadBatch = 1024;
+  // libev runs a wakeup's pending watchers by priority, highest first:
+  // hub.callback()s (idle.cc), stream reads, the flush of their batch, then
+  // every other watcher. So a callback that comes after a read sees it
+  // delivered, and a watcher that JS stopped meanwhile (a timeout the data
+  // made moot) does not fire, as without batching. (An ev_idle runs only
+  // while nothing of its priority or above is pending: reads must stay below
+  // the callbacks, or a stream of reads would hold callbacks back.)
+  static constexpr int kCallbackPriority = EV_MAXPRI;
+  static constexpr int kReadPriority = EV_MAXPRI - 1;
+  static constexpr int kFlushPriority = EV_MAXPRI - 2;
+  static constexpr int kOtherPriority = EV_MAXPRI - 3;
+  static_assert(kOtherPriority >= EV_MINPRI, "libev has too few priorities");
   napi_value MakeReadSlab();
+  napi_value MakeReadBatch();
+  // Room for one more read: kReadMax bytes of slab and an entry.
+  bool HasReadSpace() const {
+    return read_slab_ != nullptr && read_batch_ != nullptr && read_used_ + kReadMax <= kReadSlabSize &&
+           nreads_ < kReadBatch;
+  }
+  // Where the next read lands (only while HasReadSpace()).
+  char* ReadSpace() const { return read_slab_ + read_used_; }
+  // List a read done into ReadSpace() by the stream in `slot` (only while HasReadSpace()).
+  void QueueRead(int32_t slot, ssize_t result);
+  // Hand the batch to JS now (nothing while it is being handed over already).
+  void FlushReads();
+  // Forget the listed reads of a stream that closed (JS may give its slot to another stream).
+  void DropReads(int32_t slot);
 
   // Before starting a timer: libev's cached time may be stale.
   void FreshenEvTime() { ev_now_update(ev_); }
@@ -93,11 +129,13 @@ class Loop {
   explicit Loop(napi_env env);
   ~Loop();
   static void PrepareCb(uv_prepare_t* handle);
+  static void FlushCb(struct ev_loop* loop, ev_idle* w, int revents);
   static void CleanupHook(void* arg);
   static void HandleClosed(uv_handle_t* handle);
   static void LoopRelease(struct ev_loop* loop) noexcept;
   static void LoopAcquire(struct ev_loop* loop) noexcept;
   int BackendTimeout();
+  napi_value Invoke(napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
   bool CanRunJs();
   void Cleanup();
 
@@ -106,6 +144,8 @@ class Loop {
   struct ev_loop* ev_;
   ev_io uvio_;
   ev_timer uvtimer_;
+  // Never started: fed an event with the first read of a batch (see kFlushPriority).
+  ev_idle flusher_;
   uv_prepare_t prep_;
   uv_idle_t idle_;
   napi_async_context actx_ = nullptr;
@@ -126,6 +166,11 @@ class Loop {
   napi_ref shared_callbacks_[kSharedCallbacks] = {};
   char* read_slab_ = nullptr;
   napi_ref read_slab_ref_ = nullptr;
+  int32_t* read_batch_ = nullptr;
+  napi_ref read_batch_ref_ = nullptr;
+  size_t read_used_ = 0;
+  int nreads_ = 0;
+  bool flushing_ = false;
   // Key(): the literals seen, and a JS array (referenced: N-API before
   // version 10 refers to objects only, not to strings) holding their keys.
   static constexpr int kMaxKeys = 32;

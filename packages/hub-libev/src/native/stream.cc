@@ -1,5 +1,6 @@
 // A connected byte stream (TCP or unix) on a non-blocking fd, driven by ev_io.
-// Reads land in the loop's read slab and JS copies each chunk out in `onread(n)`.
+// Reads land in the loop's read slab and are listed in its read batch; JS copies
+// each chunk out when the batch is handed over (Loop::FlushReads).
 // Writes go to the kernel at once (send for one buffer, sendmsg for several) and
 // are queued (copied) on EAGAIN; JS keeps the callbacks and learns completions
 // through `onwrite(count, status)`.
@@ -48,6 +49,7 @@ class Stream : public Watcher<Stream> {
                         InstanceMethod("setKeepAlive", &Stream::SetKeepAlive),
                         InstanceMethod("localAddress", &Stream::LocalAddress),
                         InstanceMethod("remoteAddress", &Stream::RemoteAddress),
+                        InstanceMethod("setSlot", &Stream::SetSlot),
                         InstanceMethod("ref", &Stream::JsRef), InstanceMethod("unref", &Stream::JsUnref),
                         InstanceAccessor("active", &Stream::JsActive, nullptr),
                         InstanceAccessor("queued", &Stream::Queued, nullptr)});
@@ -57,7 +59,11 @@ class Stream : public Watcher<Stream> {
   explicit Stream(const Napi::CallbackInfo& info) : Watcher<Stream>(info) {
     if (info.Length() > 0 && info[0].IsNumber()) fd_ = info[0].As<Napi::Number>().Int32Value();
     ev_init(&rio_, Readable);
+    // Reads run before every other watcher of a wakeup and are handed to JS in one batch
+    // after them (Loop::QueueRead): whatever JS does with them, later callbacks see done.
+    ev_set_priority(&rio_, Loop::kReadPriority);
     ev_init(&wio_, Writable);
+    ev_set_priority(&wio_, Loop::kOtherPriority);
     rio_.data = wio_.data = this;
     if (fd_ >= 0) Arm();
   }
@@ -81,6 +87,7 @@ class Stream : public Watcher<Stream> {
 
   void CloseFd() {
     if (fd_ < 0) return;
+    loop_->DropReads(slot_);
     ev_io_stop(loop_->ev(), &rio_);
     ev_io_stop(loop_->ev(), &wio_);
     ::close(fd_);
@@ -146,23 +153,32 @@ class Stream : public Watcher<Stream> {
     return info.Env().Undefined();
   }
 
+  // setSlot(n): the number JS knows this stream by in the read batch.
+  Napi::Value SetSlot(const Napi::CallbackInfo& info) {
+    slot_ = info[0].As<Napi::Number>().Int32Value();
+    return info.Env().Undefined();
+  }
+
   void DoRead() {
-    Napi::Env env = Env();
-    char* slab = loop_->read_slab();
-    for (int i = 0; i < kReadsPerWakeup && reading_ && fd_ >= 0 && slab != nullptr; i++) {
+    for (int i = 0; i < kReadsPerWakeup; i++) {
+      // JS gets what was read so far before this stream's next read in the same
+      // wakeup (it may stop reading: backpressure), and when the slab is full.
+      if (i > 0 || !loop_->HasReadSpace()) {
+        Napi::HandleScope scope(Env());
+        napi_value keep = Value();  // JS may close and drop this stream meanwhile
+        (void)keep;
+        loop_->FlushReads();
+        if (!loop_->HasReadSpace()) return;  // only when the environment is going away
+      }
+      if (!reading_ || fd_ < 0 || slot_ < 0 || loop_->terminating()) return;
       ssize_t n;
       do {
-        n = ::read(fd_, slab, Loop::kReadSlabSize);
+        n = ::read(fd_, loop_->ReadSpace(), Loop::kReadMax);
       } while (n < 0 && errno == EINTR);
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return;
-      Napi::HandleScope scope(env);
       if (n > 0) {
-        // The bytes are in the loop's read slab; JS copies them out in the callback.
-        napi_value args[1];
-        if (napi_create_uint32(env, static_cast<uint32_t>(n), &args[0]) != napi_ok) return;
-        EmitShared(Loop::kOnRead, "onread", 1, args);
-        if (loop_->terminating()) return;
-        if (static_cast<size_t>(n) < Loop::kReadSlabSize) return;
+        loop_->QueueRead(slot_, n);
+        if (static_cast<size_t>(n) < Loop::kReadMax) return;
         continue;
       }
       // End of stream or an error: no further reads.
@@ -171,8 +187,7 @@ class Stream : public Watcher<Stream> {
       reading_ = false;
       ev_io_stop(loop_->ev(), &rio_);
       UpdateActive();
-      napi_value args[2] = {env.Null(), Napi::Number::New(env, status)};
-      EmitShared(Loop::kOnRead, "onread", 2, args);
+      loop_->QueueRead(slot_, status);
       return;
     }
   }
@@ -368,12 +383,10 @@ class Stream : public Watcher<Stream> {
     return Napi::Number::New(info.Env(), static_cast<double>(queued_bytes_));
   }
 
+  // Reads call no JS (see DoRead): no handle scope, no handle on the wrapper, unless a flush needs them.
   static void Readable(struct ev_loop*, ev_io* w, int) {
     Stream* self = static_cast<Stream*>(w->data);
     if (self->loop_->terminating()) return;
-    Napi::HandleScope scope(self->Env());
-    napi_value keep = self->Value();
-    (void)keep;
     self->DoRead();
   }
 
@@ -420,6 +433,7 @@ class Stream : public Watcher<Stream> {
   };
 
   int fd_ = -1;
+  int32_t slot_ = -1;
   ev_io rio_;
   ev_io wio_;
   bool reading_ = false;

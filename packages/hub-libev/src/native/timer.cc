@@ -16,6 +16,7 @@ class Timer : public Watcher<Timer> {
 
   explicit Timer(const Napi::CallbackInfo& info) : Watcher<Timer>(info) {
     ev_init(&w_, Fired);
+    ev_set_priority(&w_, Loop::kOtherPriority);
     w_.data = this;
     id_ = loop_->NextTimerId();
   }

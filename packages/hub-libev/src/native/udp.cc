@@ -33,7 +33,9 @@ class Udp : public Watcher<Udp> {
 
   explicit Udp(const Napi::CallbackInfo& info) : Watcher<Udp>(info) {
     ev_init(&rio_, Readable);
+    ev_set_priority(&rio_, Loop::kOtherPriority);
     ev_init(&wio_, Writable);
+    ev_set_priority(&wio_, Loop::kOtherPriority);
     rio_.data = wio_.data = this;
   }
   ~Udp() override { CloseFd(); }
