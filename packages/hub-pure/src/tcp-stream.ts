@@ -22,7 +22,11 @@ type OnRead = (chunk: Uint8Array | null, err?: Error) => void;
  * way to honour both. An array becomes one buffer: one write instead of writev.
  */
 function copyBytes(data: Uint8Array | readonly Uint8Array[]): Buffer {
-  return data instanceof Uint8Array ? Buffer.from(data) : Buffer.concat(data);
+  if (!(data instanceof Uint8Array)) return Buffer.concat(data);
+  // Cheaper than Buffer.from(data), which takes the generic array-like path for a typed array.
+  const copy = Buffer.allocUnsafe(data.byteLength);
+  copy.set(data);
+  return copy;
 }
 
 /**
@@ -41,6 +45,14 @@ export class TcpStream implements Stream, Owned {
   readonly #socket: Socket;
   readonly #requests: Requests;
   #onRead: OnRead | null = null;
+  /**
+   * Chunks Node handed over that `onRead` has not had yet: until the runtime's
+   * batch delivery (see Runtime.deliverLater), or while not reading, until the
+   * next `readStart()`. Made on the first chunk.
+   */
+  #queued: Buffer[] | undefined;
+  /** In the runtime's list for the next batch delivery. */
+  #listed = false;
   #closed = false;
   #shutdown = false;
   /** EOF or error seen; delivered to `onRead` once, when reading. */
@@ -104,11 +116,9 @@ export class TcpStream implements Stream, Owned {
     const wasReading = this.#onRead !== null;
     this.#onRead = onRead;
     this.#syncRef();
-    if (this.#ended) {
-      if (!wasReading) this.rt.callbacks.push(() => this.#deliverEnd(), false);
-      return;
-    }
-    this.#socket.resume();
+    // Never from inside readStart(): what is waiting goes out with the next batch.
+    if (!wasReading && (this.#ended || (this.#queued !== undefined && this.#queued.length > 0))) this.#list();
+    if (!this.#ended) this.#socket.resume();
   }
 
   readStop(): void {
@@ -156,6 +166,7 @@ export class TcpStream implements Stream, Owned {
     if (this.#closed) return;
     this.#closed = true;
     this.#onRead = null;
+    this.#queued = undefined;
     this.#uncalled = 0;
     this.#requests.failAll();
     this.#socket.destroy();
@@ -225,15 +236,10 @@ export class TcpStream implements Stream, Owned {
 
   #onData(chunk: Buffer): void {
     if (this.#closed) return;
-    const onRead = this.#onRead;
-    if (onRead === null) {
-      // Paused mid-flow: give the chunk back so the next readStart() sees it first.
-      this.#socket.pause();
-      this.#socket.unshift(chunk);
-      return;
-    }
-    this.rt.enter();
-    this.rt.call(onRead, this, 'onRead', chunk);
+    // Delivered with the reads of every other stream of this turn (or, when not reading, kept
+    // for the next readStart(): Node may emit a chunk or two after pause()).
+    (this.#queued ??= []).push(chunk);
+    if (this.#onRead !== null) this.#list();
   }
 
   #onEnd(err: Error | null): void {
@@ -242,10 +248,31 @@ export class TcpStream implements Stream, Owned {
     if (err) this.#error = err;
     if (this.#endDelivered || (this.#ended && !err)) return;
     this.#ended = true;
-    if (this.#onRead !== null) {
-      this.rt.enter();
-      this.#deliverEnd();
+    // After the chunks still queued.
+    if (this.#onRead !== null) this.#list();
+  }
+
+  #list(): void {
+    if (this.#listed) return;
+    this.#listed = true;
+    this.rt.deliverLater(this);
+  }
+
+  /** @internal The runtime's batch delivery: queued chunks in order while reading, then the end. */
+  deliverQueued(): void {
+    this.#listed = false;
+    const queued = this.#queued;
+    if (queued !== undefined) {
+      let i = 0;
+      while (i < queued.length && this.#onRead !== null && !this.#closed) {
+        const chunk = queued[i++]!;
+        this.rt.call(this.#onRead, this, 'onRead', chunk);
+      }
+      if (i === queued.length) queued.length = 0;
+      else queued.splice(0, i);
+      if (queued.length > 0) return;
     }
+    if (this.#ended) this.#deliverEnd();
   }
 
   #deliverEnd(): void {

@@ -29,6 +29,10 @@ export class Runtime {
   readonly keepAlive = new KeepAlive();
   readonly owned = new Set<Owned>();
   #now = performance.now();
+  /** Streams with reads to deliver, in the order their first read of this turn came. */
+  #readers: { deliverQueued(): void }[] = [];
+  #spare: { deliverQueued(): void }[] = [];
+  readonly #deliverReads = (): void => this.#deliver();
   readonly #onError: (error: unknown, context: string) => void;
 
   constructor(onError: ((error: unknown, context: string) => void) | undefined) {
@@ -52,6 +56,25 @@ export class Runtime {
   /** Throw `ERR_HUB_CLOSED` if the hub was closed. */
   assertOpen(): void {
     if (this.closed) throw hubClosedError('hub (pure)');
+  }
+
+  /**
+   * Deliver `stream`'s reads with those of every other stream of this turn, from one
+   * `setImmediate` once Node's poll phase handed them all over: one microtask checkpoint for
+   * the whole batch, as hub-libev hands a wakeup's reads to JS in one call, instead of one
+   * per chunk. Greenlets woken by the reads then run one after another.
+   */
+  deliverLater(stream: { deliverQueued(): void }): void {
+    if (this.#readers.push(stream) === 1) setImmediate(this.#deliverReads);
+  }
+
+  #deliver(): void {
+    const readers = this.#readers;
+    this.#readers = this.#spare;
+    this.enter();
+    for (let i = 0; i < readers.length; i++) readers[i]!.deliverQueued();
+    readers.length = 0;
+    this.#spare = readers;
   }
 
   /** Pass an exception to the hub's `onError`, which must not be able to break the caller either. */
