@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { performance } from 'node:perf_hooks';
 import type { Stream } from '@greenhub/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHub, type LibevHub } from '../src/index.js';
@@ -77,6 +78,34 @@ describe('native sockets on libev readiness', () => {
     expect(codes.filter((c) => c === 'ECANCELED').length).toBeGreaterThanOrEqual(2);
     expect(codes).toHaveLength(4);
     expect(codes[3]).toBe('shutdown ECANCELED');
+  });
+
+  it('a read and a timer due in the same wakeup: the read comes first, and a timer it stops does not fire', async () => {
+    // Reads run at a higher libev priority than timers and are handed to JS before them, so a
+    // greenlet's read timeout that its data made moot is not delivered on top of the data.
+    hub = createHub();
+    const server = net.createServer();
+    cleanups.push(() => server.close());
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const accepted = new Promise<net.Socket>((resolve) => server.once('connection', resolve));
+    const stream = await connect((server.address() as net.AddressInfo).port);
+    cleanups.push(() => stream.close());
+    const peer = await accepted;
+    cleanups.push(() => peer.destroy());
+    const events: string[] = [];
+    const timer = hub.timer(10);
+    cleanups.push(() => timer.close());
+    stream.readStart((chunk) => {
+      events.push(`read ${chunk?.length}`);
+      timer.stop();
+    });
+    timer.start(() => events.push('timer'));
+    peer.write('x'); // into the kernel at once: libuv tries the write before queueing it
+    const until = performance.now() + 50;
+    while (performance.now() < until); // both are due when the loop next polls
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual(['read 1']);
+    stream.readStop();
   });
 
   it('a burst of 300 connections is accepted in batches', async () => {
