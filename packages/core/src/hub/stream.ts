@@ -20,7 +20,11 @@ export type ConnectOptions = { host?: string; port: number } | { path: string };
  * - `readStart(onRead)` delivers chunks until `readStop()`; each chunk is the
  *   callee's to keep (ownership moves). `onRead(null)` is end of stream;
  *   `onRead(null, err)` is an error (`ECONNRESET`, ...). After either, no
- *   further `onRead` call happens.
+ *   further `onRead` call happens. `readStop()` takes effect at once, even
+ *   from another stream's `onRead`: what the hub already read (a hub may read
+ *   several streams before it calls back) waits for the next `readStart()`,
+ *   never lost and never reordered. A hub may call several streams' `onRead`
+ *   one after another and run the microtasks they queued afterwards.
  * - `write()` takes the bytes at once (the caller may reuse its buffers after
  *   the call returns); its `cb` runs exactly once, from a later loop turn, when
  *   the bytes reached the kernel or failed (`EPIPE`, `ECONNRESET`, or
