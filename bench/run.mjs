@@ -58,6 +58,15 @@ const BENCHES = [
     script: 'bench/http.mjs',
     what: "HTTP hello world with `wrk -t1 -c50`: `serve()` on each hub, `node:http`, gevent's pywsgi, eventlet.wsgi",
   },
+  {
+    name: 'websocket',
+    dir: 'packages/net',
+    script: 'bench/websocket.mjs',
+    what:
+      'WebSocket echo of 64-byte binary messages over 50 connections (the C load client in its `ws` mode):' +
+      " `upgradeWebSocket()` on each hub against the `ws` package on `node:http` (no Python row: gevent has no" +
+      " WebSocket server of its own, and eventlet's is not measured here)",
+  },
 ];
 
 /** The libev version from its header (the one hub-libev is built against), or null. */
