@@ -28,12 +28,19 @@ function invalidState(message: string): Error {
  * says it is due. Each timer therefore keeps its own deadline in
  * `performance.now()` time and, when Node fires too soon, re-arms for the
  * remainder instead of calling back.
+ *
+ * A timer that waits so must still fire before every timer due no earlier:
+ * Node may well call a later timer first (one started a millisecond later in
+ * Node's coarse loop time, for one), and the clock may have passed that one's
+ * deadline meanwhile. So waiting timers are listed in the runtime, and a timer
+ * that Node calls while a listed one is due no later than it waits too.
  */
 export class PureTimer implements Timer, Owned {
   #cb: (() => void) | null = null;
   #timeout: NodeJS.Timeout | null = null;
   #timeoutDelay = -1;
   #deadline = 0;
+  #armed = 0;
   #referenced = true;
   #closed = false;
   readonly #fire = () => this.#onTimeout();
@@ -81,6 +88,17 @@ export class PureTimer implements Timer, Owned {
     clearTimeout(this.#timeout);
     this.#timeout = null;
     this.rt.owned.delete(this);
+    this.rt.waitingTimers.delete(this);
+  }
+
+  /** @internal When the timer is due, in `performance.now()` time. */
+  get deadline(): number {
+    return this.#deadline;
+  }
+
+  /** @internal Which start this is, across the hub's timers: breaks ties between equal deadlines. */
+  get armed(): number {
+    return this.#armed;
   }
 
   close(): void {
@@ -112,6 +130,19 @@ export class PureTimer implements Timer, Owned {
     return this.toString();
   }
 
+  /** The deadline of another waiting timer due no later than this one, if any. */
+  #waitingBefore(): number | undefined {
+    const waiting = this.rt.waitingTimers;
+    if (waiting.size === 0 || (waiting.size === 1 && waiting.has(this))) return undefined;
+    let first: number | undefined;
+    for (const other of waiting) {
+      const before =
+        other.deadline < this.#deadline || (other.deadline === this.#deadline && other.armed < this.#armed);
+      if (before && (first === undefined || other.deadline < first)) first = other.deadline;
+    }
+    return first;
+  }
+
   #assertUsable(): void {
     if (this.#closed) throw hubClosedError(`${this}`);
     this.rt.assertOpen();
@@ -120,6 +151,8 @@ export class PureTimer implements Timer, Owned {
   /** Set the deadline `delay` from the current real time and (re)start the Node timeout. */
   #arm(delay: number): void {
     this.#deadline = performance.now() + delay;
+    this.#armed = ++this.rt.timersArmed;
+    this.rt.waitingTimers.delete(this);
     this.#schedule(delay);
     this.rt.owned.add(this);
   }
@@ -140,10 +173,13 @@ export class PureTimer implements Timer, Owned {
   #onTimeout(): void {
     this.rt.enter();
     const now = this.rt.now();
-    if (now < this.#deadline) {
-      this.#schedule(this.#deadline - now);
+    const waitUntil = now < this.#deadline ? this.#deadline : this.#waitingBefore();
+    if (waitUntil !== undefined) {
+      this.rt.waitingTimers.add(this);
+      this.#schedule(waitUntil - now);
       return;
     }
+    this.rt.waitingTimers.delete(this);
     const cb = this.#cb;
     if (this.repeat > 0) {
       this.#deadline = now + this.repeat;

@@ -261,6 +261,38 @@ describe('timers', () => {
     expect(await within(2000, fired)).toBeGreaterThanOrEqual(10);
   });
 
+  it('a timer Node calls too soon waits, and timers due after it do not fire before it', async () => {
+    // Node's loop clock is coarse, so it may call a timer before performance.now() says it is
+    // due, and the clock may pass the next timers' deadlines before it calls them. Both are
+    // rare and timing-bound; a skewed performance.now() makes them certain: its first reading
+    // after the starts is 50 ms behind, every later one 50 ms ahead.
+    const order: number[] = [];
+    let allFired!: () => void;
+    const fired = new Promise<void>((resolve) => {
+      allFired = resolve;
+    });
+    const timers = Array.from({ length: 10 }, (_, i) => {
+      const timer = hub.timer(5);
+      timer.start(() => {
+        if (order.push(i) === 10) allFired();
+      });
+      return timer;
+    });
+    cleanups.push(() => {
+      for (const timer of timers) timer.close();
+    });
+    const realNow = performance.now;
+    let readings = 0;
+    performance.now = () => realNow.call(performance) + (readings++ === 0 ? -50 : 50);
+    try {
+      await within(2000, fired); // reads no clock: every reading is a timer's
+    } finally {
+      performance.now = realNow;
+    }
+    expect(readings, 'readings of the skewed clock').toBeGreaterThan(10);
+    expect(order).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
   it('a repeating timer never fires sooner than its interval after the previous firing', async () => {
     const timer = hub.timer(3, 3);
     cleanups.push(() => timer.close());

@@ -28,6 +28,10 @@ export class Runtime {
   readonly callbacks: CallbackQueue;
   readonly keepAlive = new KeepAlive();
   readonly owned = new Set<Owned>();
+  /** Timers that Node called before they were due and that wait on (see PureTimer). */
+  readonly waitingTimers = new Set<{ readonly deadline: number; readonly armed: number }>();
+  /** Timer starts so far (each start's number orders timers with equal deadlines). */
+  timersArmed = 0;
   #now = performance.now();
   /** Streams with reads to deliver, in the order their first read of this turn came. */
   #readers: { deliverQueued(): void }[] = [];
