@@ -88,7 +88,7 @@ export class PureTimer implements Timer, Owned {
     clearTimeout(this.#timeout);
     this.#timeout = null;
     this.rt.owned.delete(this);
-    this.rt.waitingTimers.delete(this);
+    this.#stopWaiting();
   }
 
   /** @internal When the timer is due, in `performance.now()` time. */
@@ -130,6 +130,12 @@ export class PureTimer implements Timer, Owned {
     return this.toString();
   }
 
+  /** Leave the runtime's waiting timers (mostly empty: then no lookup at all). */
+  #stopWaiting(): void {
+    const waiting = this.rt.waitingTimers;
+    if (waiting.size !== 0) waiting.delete(this);
+  }
+
   /** The deadline of another waiting timer due no later than this one, if any. */
   #waitingBefore(): number | undefined {
     const waiting = this.rt.waitingTimers;
@@ -152,7 +158,7 @@ export class PureTimer implements Timer, Owned {
   #arm(delay: number): void {
     this.#deadline = performance.now() + delay;
     this.#armed = ++this.rt.timersArmed;
-    this.rt.waitingTimers.delete(this);
+    this.#stopWaiting();
     this.#schedule(delay);
     this.rt.owned.add(this);
   }
@@ -179,7 +185,7 @@ export class PureTimer implements Timer, Owned {
       this.#schedule(waitUntil - now);
       return;
     }
-    this.rt.waitingTimers.delete(this);
+    this.#stopWaiting();
     const cb = this.#cb;
     if (this.repeat > 0) {
       this.#deadline = now + this.repeat;

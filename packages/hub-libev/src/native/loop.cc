@@ -152,7 +152,6 @@ void Loop::PrepareCb(uv_prepare_t* handle) {
     h->uv_woke_ = false;
     if (to == 0) {
       ev_run(h->ev_, EVRUN_NOWAIT);
-      h->FlushReads();
       break;
     }
     if (to > 0) {
@@ -161,7 +160,6 @@ void Loop::PrepareCb(uv_prepare_t* handle) {
       ev_timer_start(h->ev_, &h->uvtimer_);
     }
     ev_run(h->ev_, EVRUN_ONCE);
-    h->FlushReads();
     ev_timer_stop(h->ev_, &h->uvtimer_);
     if (h->uv_woke_ || h->naive_ || h->nactive_ == 0 || h->dead_ || h->terminating_) break;
   }
@@ -201,13 +199,6 @@ void Loop::UpdateNow() {
 }
 
 napi_value Loop::Call(napi_value recv, napi_value fn, size_t argc, const napi_value* argv) {
-  // Every libev callback that calls JS flushes on entry, before it changes any state; this is
-  // the safety net that keeps a read from being seen after a later event.
-  if (nreads_ > 0) FlushReads();
-  return Invoke(recv, fn, argc, argv);
-}
-
-napi_value Loop::Invoke(napi_value recv, napi_value fn, size_t argc, const napi_value* argv) {
   if (terminating_) return nullptr;
   napi_value result = nullptr;
   napi_status s = napi_make_callback(env_, actx_, recv, fn, argc, argv, &result);
@@ -325,8 +316,7 @@ void Loop::QueueRead(int32_t slot, ssize_t result) {
 }
 
 void Loop::FlushReads() {
-  if (nreads_ == 0 || flushing_) return;
-  flushing_ = true;
+  if (nreads_ == 0) return;
   if (!terminating_ && !dead_) {
     napi_handle_scope scope;
     if (napi_open_handle_scope(env_, &scope) == napi_ok) {
@@ -334,14 +324,13 @@ void Loop::FlushReads() {
       napi_value recv, count;
       if (fn != nullptr && napi_get_reference_value(env_, resource_, &recv) == napi_ok &&
           napi_create_int32(env_, nreads_, &count) == napi_ok)
-        Invoke(recv, fn, 1, &count);
+        Call(recv, fn, 1, &count);
       napi_close_handle_scope(env_, scope);
     }
   }
   // JS copied every chunk out before it returned; the slab is free again.
   nreads_ = 0;
   read_used_ = 0;
-  flushing_ = false;
 }
 
 void Loop::FlushCb(struct ev_loop* loop, ev_idle*, int) { static_cast<Loop*>(ev_userdata(loop))->FlushReads(); }

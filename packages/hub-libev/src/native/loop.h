@@ -39,7 +39,6 @@ class Loop {
 
   // Calls JS from a libev callback as a top-level callback (ticks and
   // microtasks drain afterwards); a thrown exception becomes uncaughtException.
-  // Reads waiting in the batch are handed over first, so JS sees events in order.
   napi_value Call(napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
 
   // The property key `name` (a string literal) as an internalized JS string
@@ -66,7 +65,7 @@ class Loop {
   // calling them skips the per-call lookup of a named property on the wrapper.
   enum SharedCallback { kOnReads = 0, kOnWrite = 1, kOnShutdown = 2, kSharedCallbacks = 3 };
   void SetCallbacks(napi_value fns);
-  // The function, or nullptr when none was set (callers then look it up by name).
+  // The function, or nullptr when none was set.
   napi_value GetCallback(SharedCallback which);
 
   // Reads are handed to JS in batches: a stream's read lands in the read slab
@@ -74,7 +73,7 @@ class Loop {
   // the reads before it, and is listed in the read batch (an Int32Array,
   // `readBatch`: slot, offset, result per read). One call, `onreads(count)`,
   // hands the whole batch to JS, which copies each chunk out, at the end of
-  // each libev iteration and before any other callback into JS. A call into JS
+  // the reads of a wakeup and before any other callback into JS. A call into JS
   // per read cost as much as the JS it ran (the call, its callback scope and a
   // microtask checkpoint each); a batch pays that once per wakeup.
   //
@@ -105,7 +104,8 @@ class Loop {
   char* ReadSpace() const { return read_slab_ + read_used_; }
   // List a read done into ReadSpace() by the stream in `slot` (only while HasReadSpace()).
   void QueueRead(int32_t slot, ssize_t result);
-  // Hand the batch to JS now (nothing while it is being handed over already).
+  // Hand the batch to JS now. Only from libev callbacks, never while JS runs:
+  // the flush watcher after a wakeup's reads, or a read that needs room.
   void FlushReads();
   // Forget the listed reads of a stream that closed (JS may give its slot to another stream).
   void DropReads(int32_t slot);
@@ -135,7 +135,6 @@ class Loop {
   static void LoopRelease(struct ev_loop* loop) noexcept;
   static void LoopAcquire(struct ev_loop* loop) noexcept;
   int BackendTimeout();
-  napi_value Invoke(napi_value recv, napi_value fn, size_t argc, const napi_value* argv);
   bool CanRunJs();
   void Cleanup();
 
@@ -170,7 +169,6 @@ class Loop {
   napi_ref read_batch_ref_ = nullptr;
   size_t read_used_ = 0;
   int nreads_ = 0;
-  bool flushing_ = false;
   // Key(): the literals seen, and a JS array (referenced: N-API before
   // version 10 refers to objects only, not to strings) holding their keys.
   static constexpr int kMaxKeys = 32;

@@ -170,7 +170,7 @@ class Stream : public Watcher<Stream> {
         loop_->FlushReads();
         if (!loop_->HasReadSpace()) return;  // only when the environment is going away
       }
-      if (!reading_ || fd_ < 0 || slot_ < 0 || loop_->terminating()) return;
+      if (!reading_ || fd_ < 0 || loop_->terminating()) return;
       ssize_t n;
       do {
         n = ::read(fd_, loop_->ReadSpace(), Loop::kReadMax);
@@ -307,7 +307,7 @@ class Stream : public Watcher<Stream> {
     Napi::HandleScope scope(env);
     if (done > 0) {
       napi_value args[2] = {Napi::Number::New(env, static_cast<double>(done)), Napi::Number::New(env, 0)};
-      EmitShared(Loop::kOnWrite, "onwrite", 2, args);
+      EmitShared(Loop::kOnWrite, 2, args);
       if (fd_ < 0) return;
     }
     if (status != 0) {
@@ -318,7 +318,7 @@ class Stream : public Watcher<Stream> {
       UpdateWriteWatcher();
       UpdateActive();
       napi_value args[2] = {Napi::Number::New(env, static_cast<double>(failed)), Napi::Number::New(env, status)};
-      EmitShared(Loop::kOnWrite, "onwrite", 2, args);
+      EmitShared(Loop::kOnWrite, 2, args);
       if (fd_ < 0) return;
     }
     UpdateWriteWatcher();
@@ -345,7 +345,7 @@ class Stream : public Watcher<Stream> {
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
     napi_value arg = Napi::Number::New(env, status);
-    EmitShared(Loop::kOnShutdown, "onshutdown", 1, &arg);
+    EmitShared(Loop::kOnShutdown, 1, &arg);
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {

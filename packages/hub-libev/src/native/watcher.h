@@ -76,12 +76,11 @@ class Watcher : public Napi::ObjectWrap<T> {
     return loop_->Call(self, fn, argc, argv);
   }
 
-  // A callback shared by the whole class when its JS layer set one (Loop::SetCallbacks),
-  // else the one named `name` on this wrapper.
-  napi_value EmitShared(Loop::SharedCallback which, const char* name, size_t argc, const napi_value* argv) {
+  // Calls the callback the JS layer set for the whole class (Loop::SetCallbacks), with this wrapper as `this`.
+  napi_value EmitShared(Loop::SharedCallback which, size_t argc, const napi_value* argv) {
     if (loop_->terminating()) return nullptr;
     napi_value fn = loop_->GetCallback(which);
-    if (fn == nullptr) return Emit(name, argc, argv);
+    if (fn == nullptr) return nullptr;
     return loop_->Call(this->Value(), fn, argc, argv);
   }
 

@@ -34,8 +34,7 @@ export class Runtime {
   timersArmed = 0;
   #now = performance.now();
   /** Streams with reads to deliver, in the order their first read of this turn came. */
-  #readers: { deliverQueued(): void }[] = [];
-  #spare: { deliverQueued(): void }[] = [];
+  readonly #readers: { deliverQueued(): void }[] = [];
   readonly #deliverReads = (): void => this.#deliver();
   readonly #onError: (error: unknown, context: string) => void;
 
@@ -74,11 +73,10 @@ export class Runtime {
 
   #deliver(): void {
     const readers = this.#readers;
-    this.#readers = this.#spare;
     this.enter();
+    // A stream listed again meanwhile (a callback stopped it and read on) goes out in this batch.
     for (let i = 0; i < readers.length; i++) readers[i]!.deliverQueued();
     readers.length = 0;
-    this.#spare = readers;
   }
 
   /** Pass an exception to the hub's `onError`, which must not be able to break the caller either. */
