@@ -6,7 +6,7 @@ import { afterEach, beforeEach, expect, it } from 'vitest';
 import { connect } from '../src/connect.js';
 import { ConcurrentUse, IncompleteRead } from '../src/errors.js';
 import type { Socket } from '../src/socket.js';
-import { caught, socketPair, text } from './sockets-helpers.js';
+import { caught, moreThanKernelBuffers, socketPair, text } from './sockets-helpers.js';
 
 const codeOf = (err: unknown): unknown => (err as { code?: unknown } | undefined)?.code;
 
@@ -460,8 +460,9 @@ describeEachHub('Socket', () => {
     const duplex = a.toNodeStream();
     const received: Buffer[] = [];
     duplex.on('data', (d: Buffer) => received.push(d));
-    // More than the socket buffers take at once, so the write is still in flight when its user dies.
-    const big = Buffer.alloc(4 * 1024 * 1024, 0x61);
+    // More than the kernel's buffers can ever take, so the write is still in flight when its user
+    // dies. (4 MiB was not: with tcp_rmem's 32 MiB ceiling, autotuning sometimes took it all.)
+    const big = Buffer.alloc(moreThanKernelBuffers(), 0x61);
     let firstWrite: unknown = 'pending';
     const user = spawn(async () => {
       duplex.write(big, (err) => {

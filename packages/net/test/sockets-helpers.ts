@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { spawn } from '@greenhub/core';
 import { connect } from '../src/connect.js';
 import { listen } from '../src/listener.js';
@@ -26,3 +27,23 @@ export async function caught(p: Promise<unknown>): Promise<unknown> {
 
 export const text = (bytes: Uint8Array | null): string | null =>
   bytes === null ? null : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8');
+
+/**
+ * More bytes than the kernel can hold for one loopback connection whose reader has stopped: the
+ * sender's largest send buffer plus the receiver's largest receive buffer (both grow by
+ * autotuning), plus 1 MiB for what the hubs buffer themselves. A write this big stays in flight
+ * until the peer reads, however much time passes.
+ */
+export function moreThanKernelBuffers(): number {
+  const largest = (file: string): number | undefined => {
+    try {
+      const max = Number(readFileSync(file, 'utf8').trim().split(/\s+/).at(-1));
+      return Number.isSafeInteger(max) && max > 0 ? max : undefined;
+    } catch {
+      return undefined;
+    }
+  };
+  const send = largest('/proc/sys/net/ipv4/tcp_wmem') ?? 32 * 1024 * 1024;
+  const receive = largest('/proc/sys/net/ipv4/tcp_rmem') ?? 32 * 1024 * 1024;
+  return send + receive + 1024 * 1024;
+}
