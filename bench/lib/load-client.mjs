@@ -67,6 +67,23 @@ export async function echoRun(client, startOne, conns, { warmupMs, runMs, mode =
 }
 
 /**
+ * A process's RSS once it stops moving: V8 gives pages back on a background thread, so a drop can
+ * lag the gc() that caused it by a few hundred ms. Read every 250 ms until four readings in a row
+ * (1 s) agree within 1%, for at most 5 s; the last reading.
+ */
+async function steadyRssKb(pid) {
+  let last = rssKb(pid);
+  let same = 0;
+  for (let i = 0; i < 20 && same < 4; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 250));
+    const now = rssKb(pid);
+    same = Math.abs(now - last) <= last / 100 ? same + 1 : 0;
+    last = now;
+  }
+  return last;
+}
+
+/**
  * One idle run: the server's RSS growth per connection once the client holds `conns` idle connections.
  *
  * @param startOne async () => a started server told to hold `conns` connections; stopped afterwards
@@ -86,7 +103,8 @@ export async function idleRun(client, startOne, conns, opts = {}) {
     const value = ((after - before) * 1024) / conns;
     if (!opts.settled) return { value };
     await waitLine(server, (l) => l === 'settled', 'server settling');
-    return { value, settled: ((rssKb(server.child.pid) - before) * 1024) / conns };
+    const settled = await steadyRssKb(server.child.pid);
+    return { value, settled: ((settled - before) * 1024) / conns };
   } finally {
     // The server closes first, so TIME_WAIT lands on its side and the client's ports are reusable.
     await stop(server.child);

@@ -19,7 +19,8 @@
 //    with 10,000 idle connections held open by the client process, each held
 //    by a handler greenlet blocked reading its socket; read 300 ms after the
 //    last accept, and again once "settled" (6 s idle and another gc(): V8
-//    then gives back the young generation the accept burst grew).
+//    then gives back the young generation the accept burst grew; read once
+//    the RSS stops moving, as V8 frees those pages on a background thread).
 //
 // Runs of different contenders are interleaved. Loopback only; every process
 // started here is killed on exit or failure. Needs `npm run build` of core,
