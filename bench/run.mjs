@@ -64,8 +64,17 @@ const BENCHES = [
     script: 'bench/websocket.mjs',
     what:
       'WebSocket echo of 64-byte binary messages over 50 connections (the C load client in its `ws` mode):' +
-      " `upgradeWebSocket()` on each hub against the `ws` package on `node:http` (no Python row: gevent has no" +
+      ' `upgradeWebSocket()` on each hub against the `ws` package on `node:http` (no Python row: gevent has no' +
       " WebSocket server of its own, and eventlet's is not measured here)",
+  },
+  {
+    name: 'udp',
+    dir: 'packages/net',
+    script: 'bench/udp.mjs',
+    what:
+      'UDP echo of 64-byte datagrams from 1 and 50 client sockets (the C load client in its `udp` mode):' +
+      ' `DatagramServer` on each hub (a handler greenlet per datagram, as in gevent) against a `node:dgram`' +
+      ' socket echoing in its message listener (no Python row yet)',
   },
 ];
 

@@ -1,4 +1,4 @@
-/* The TCP and WebSocket load client of the network benchmarks (packages/hub-libev/bench and
+/* The TCP, WebSocket and UDP load client of the network benchmarks (packages/hub-libev/bench and
  * packages/net/bench), compiled with cc at bench time by bench/lib/load-client.mjs.
  * One thread, epoll, loopback only.
  *
@@ -16,6 +16,13 @@
  *     66 back: the server's frames are unmasked). Each echoed frame is checked
  *     (header 0x82 0x40, same payload); anything else exits non-zero.
  *     Same JSON line, counting messages.
+ *
+ *   client udp PORT SOCKS WARMUP_MS RUN_MS
+ *     SOCKS UDP sockets connected to 127.0.0.1:PORT, each a ping-pong of
+ *     64-byte datagrams (packages/net/bench/udp.mjs); each reply is checked
+ *     (the same 64 bytes). A datagram lost on the way would stall its socket;
+ *     on loopback, with at most SOCKS datagrams in flight, none is. Same JSON
+ *     line, counting round trips.
  *
  *   client hold PORT CONNS
  *     Opens CONNS connections and keeps them idle; prints "held" once all are
@@ -180,6 +187,25 @@ static int echo(int port, int conns, double warmup, double run) {
   return run_pingpong(&p, NULL, NULL, warmup, run);
 }
 
+static int udp(int port, int socks, double warmup, double run) {
+  struct pingpong p = {.conns = socks, .out = msg, .out_len = MSG, .expect = (const unsigned char*)msg, .in_len = MSG};
+  p.fds = calloc((size_t)socks, sizeof(int));
+  p.got = calloc((size_t)socks, sizeof(int));
+  if (!p.fds || !p.got) die("calloc");
+  struct sockaddr_in a;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons((unsigned short)port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (int i = 0; i < socks; i++) {
+    p.fds[i] = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (p.fds[i] < 0) die("socket");
+    /* Connected: write() sends to the server, and read() takes only its replies. */
+    if (connect(p.fds[i], (struct sockaddr*)&a, sizeof(a)) != 0) die("connect (udp)");
+  }
+  return run_pingpong(&p, NULL, NULL, warmup, run);
+}
+
 /* RFC 6455's sample key and its accept value (section 1.3): any valid key
  * does, and a fixed one spares computing SHA-1 here. */
 #define WS_KEY "dGhlIHNhbXBsZSBub25jZQ=="
@@ -286,7 +312,9 @@ int main(int argc, char** argv) {
     return echo(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), atof(argv[5]));
   if (argc >= 6 && strcmp(argv[1], "ws") == 0)
     return ws(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), atof(argv[5]));
+  if (argc >= 6 && strcmp(argv[1], "udp") == 0)
+    return udp(atoi(argv[2]), atoi(argv[3]), atof(argv[4]), atof(argv[5]));
   if (argc >= 4 && strcmp(argv[1], "hold") == 0) return hold(atoi(argv[2]), atoi(argv[3]));
-  fprintf(stderr, "usage: client echo|ws PORT CONNS WARMUP_MS RUN_MS | client hold PORT CONNS\n");
+  fprintf(stderr, "usage: client echo|ws|udp PORT CONNS WARMUP_MS RUN_MS | client hold PORT CONNS\n");
   return 2;
 }
