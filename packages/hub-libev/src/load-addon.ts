@@ -82,7 +82,8 @@ export interface NativeUdp extends NativeWatcher {
   send(data: Uint8Array, host: string, port: number): Status;
   close(): void;
   address(): SocketAddress | undefined;
-  onmessage?: (data: Buffer, from: SocketAddress) => void;
+  /** The datagrams of one readiness, listed in `udpBatch` (see udp.ts). */
+  onmessages?: (count: number) => void;
   onsend?: (status: Status) => void;
 }
 
@@ -111,6 +112,13 @@ export interface Addon {
    * the offset in `readSlab`, and the result (bytes read; 0 end of stream; `-errno`).
    */
   readonly readBatch: ArrayBuffer;
+  /** Where a UDP socket's datagrams land before `onmessages(count)` hands them over. */
+  readonly udpSlab: ArrayBuffer;
+  /**
+   * Int32 entries of 6 per datagram in `udpSlab`: offset, length, family (4 or 6), port, then
+   * the IPv4 address's 4 bytes, or the offset and length of the IPv6 address's text in the slab.
+   */
+  readonly udpBatch: ArrayBuffer;
   Timer: new () => NativeTimer;
   Idle: new () => NativeIdle;
   Stream: new (fd?: number) => NativeStream;

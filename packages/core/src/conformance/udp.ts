@@ -146,6 +146,32 @@ export function datagrams(suite: Suite): void {
       expect((await atA.next('the kept datagram after recvStart()')).text).toBe('while stopped');
     });
 
+    it('recvStop() inside onMessage holds back the datagrams already read with it, in order, until recvStart()', async () => {
+      const a = udp(t());
+      const b = udp(t());
+      const got: string[] = [];
+      const onMessage = (data: Uint8Array): void => {
+        got.push(Buffer.from(data).toString());
+        if (got.length === 1) b.recvStop();
+      };
+      // All sent before b receives: a hub may read them in one wakeup and hand them over together
+      // (hub-libev does), and the ones after the stopping callback must wait.
+      const sent = Array.from({ length: 10 }, (_, i) => `d${i}`);
+      for (const text of sent) expect(await send(a, text, b.address)).toBeNull();
+      b.recvStart(onMessage);
+      await until(() => got.length > 0, 'the first datagram', 2000);
+      await turns(t().hub, 5);
+      expect(got, 'datagrams delivered after recvStop()').toEqual(['d0']);
+      b.recvStart(onMessage);
+      await until(
+        () => got.length === sent.length,
+        'the held datagrams after recvStart()',
+        2000,
+        () => `${got.length} received: ${got.join(',')}`,
+      );
+      expect(got).toEqual(sent);
+    });
+
     it('a receiving datagram socket is active and referenced; unref() and recvStop() take it out', () => {
       const { hub } = t();
       const a = udp(t());

@@ -306,6 +306,29 @@ napi_value Loop::MakeReadBatch() {
   return batch;
 }
 
+// An ArrayBuffer of `bytes` held for the environment's lifetime (as the read slab), its memory in `*data`.
+static napi_value MakeHeldBuffer(napi_env env, size_t bytes, napi_ref* ref, void** data) {
+  napi_value buffer = nullptr;
+  if (napi_create_arraybuffer(env, bytes, data, &buffer) != napi_ok) return nullptr;
+  if (*ref != nullptr) napi_delete_reference(env, *ref);
+  napi_create_reference(env, buffer, 1, ref);
+  return buffer;
+}
+
+napi_value Loop::MakeUdpSlab() {
+  void* data = nullptr;
+  napi_value slab = MakeHeldBuffer(env_, kUdpSlabSize, &udp_slab_ref_, &data);
+  udp_slab_ = static_cast<char*>(data);
+  return slab;
+}
+
+napi_value Loop::MakeUdpBatch() {
+  void* data = nullptr;
+  napi_value batch = MakeHeldBuffer(env_, kUdpEntry * kUdpBatch * sizeof(int32_t), &udp_batch_ref_, &data);
+  udp_batch_ = static_cast<int32_t*>(data);
+  return batch;
+}
+
 void Loop::QueueRead(int32_t slot, ssize_t result) {
   if (nreads_ == 0) ev_feed_event(ev_, &flusher_, EV_CUSTOM);
   int32_t* entry = read_batch_ + 3 * nreads_++;
@@ -373,6 +396,12 @@ void Loop::Cleanup() {
     if (ref != nullptr) napi_delete_reference(env_, ref);
     ref = nullptr;
   }
+  for (napi_ref* ref : {&udp_slab_ref_, &udp_batch_ref_}) {
+    if (*ref != nullptr) napi_delete_reference(env_, *ref);
+    *ref = nullptr;
+  }
+  udp_slab_ = nullptr;
+  udp_batch_ = nullptr;
   read_slab_ = nullptr;
   read_batch_ = nullptr;
   nreads_ = 0;
@@ -451,6 +480,14 @@ void InitLoopBindings(Napi::Env env, Napi::Object exports) {
     return;
   }
   exports.Set("readBatch", batch);
+  napi_value udp_slab = Loop::From(env)->MakeUdpSlab();
+  napi_value udp_batch = Loop::From(env)->MakeUdpBatch();
+  if (udp_slab == nullptr || udp_batch == nullptr) {
+    Napi::Error::New(env, "hub-libev: cannot allocate the datagram buffers").ThrowAsJavaScriptException();
+    return;
+  }
+  exports.Set("udpSlab", udp_slab);
+  exports.Set("udpBatch", udp_batch);
 }
 
 }  // namespace hublibev

@@ -95,6 +95,23 @@ class Loop {
   static_assert(kOtherPriority >= EV_MINPRI, "libev has too few priorities");
   napi_value MakeReadSlab();
   napi_value MakeReadBatch();
+
+  // Datagrams are handed to JS in batches too, per socket (udp.cc): those one
+  // readiness of a UDP socket reads land in the datagram slab (`udpSlab`),
+  // each listed in the datagram batch (`udpBatch`, kUdpEntry int32s per
+  // datagram: offset, length, family 4 or 6, port, then the IPv4 address's 4
+  // bytes, or the offset and length of the IPv6 address's text in the slab),
+  // and one `onmessages(count)` call hands them over. JS copies each out
+  // before it returns, so every socket reuses the same memory.
+  static constexpr size_t kDatagramMax = 64 * 1024;  // more than any UDP payload
+  static constexpr size_t kDatagramRoom = kDatagramMax + 64;  // and its sender's address as text
+  static constexpr size_t kUdpSlabSize = 4 * kDatagramRoom;
+  static constexpr int kUdpBatch = 64;
+  static constexpr int kUdpEntry = 6;
+  napi_value MakeUdpSlab();
+  napi_value MakeUdpBatch();
+  char* udp_slab() const { return udp_slab_; }
+  int32_t* udp_batch() const { return udp_batch_; }
   // Room for one more read: kReadMax bytes of slab and an entry.
   bool HasReadSpace() const {
     return read_slab_ != nullptr && read_batch_ != nullptr && read_used_ + kReadMax <= kReadSlabSize &&
@@ -169,6 +186,10 @@ class Loop {
   napi_ref read_batch_ref_ = nullptr;
   size_t read_used_ = 0;
   int nreads_ = 0;
+  char* udp_slab_ = nullptr;
+  napi_ref udp_slab_ref_ = nullptr;
+  int32_t* udp_batch_ = nullptr;
+  napi_ref udp_batch_ref_ = nullptr;
   // Key(): the literals seen, and a JS array (referenced: N-API before
   // version 10 refers to objects only, not to strings) holding their keys.
   static constexpr int kMaxKeys = 32;

@@ -1,11 +1,14 @@
-// A bound UDP socket: recvfrom in a loop on readiness, each datagram in a
-// fresh Buffer; sendto at once, queued (copied) on EAGAIN with completions
-// reported one by one through `onsend(status)`.
+// A bound UDP socket: recvfrom in a loop on readiness into the loop's
+// datagram slab, handed to JS in batches through `onmessages(count)` (see
+// Loop::kUdpEntry); sendto at once, queued (copied) on EAGAIN with
+// completions reported one by one through `onsend(status)`.
+#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <deque>
 #include <vector>
 
@@ -15,10 +18,6 @@
 
 namespace hublibev {
 
-namespace {
-constexpr size_t kDatagramMax = 64 * 1024;
-constexpr int kRecvBatch = 64;
-}  // namespace
 
 class Udp : public Watcher<Udp> {
  public:
@@ -129,25 +128,61 @@ class Udp : public Watcher<Udp> {
     }
   }
 
+  // Up to Loop::kUdpBatch datagrams per readiness, in as many calls as the slab needs.
   void Receive() {
-    Napi::Env env = Env();
-    static thread_local std::vector<char> scratch(kDatagramMax);
-    for (int i = 0; i < kRecvBatch && receiving_ && fd_ >= 0; i++) {
+    char* slab = loop_->udp_slab();
+    int32_t* batch = loop_->udp_batch();
+    if (slab == nullptr || batch == nullptr) return;
+    size_t used = 0;
+    int count = 0;
+    for (int i = 0; i < Loop::kUdpBatch && receiving_ && fd_ >= 0; i++) {
+      if (used + Loop::kDatagramRoom > Loop::kUdpSlabSize) {
+        if (!HandOver(count)) return;
+        used = 0;
+        count = 0;
+        if (!receiving_ || fd_ < 0) return;
+      }
       sockaddr_storage from;
       socklen_t fromlen = sizeof(from);
-      ssize_t n = recvfrom(fd_, scratch.data(), scratch.size(), 0, reinterpret_cast<sockaddr*>(&from), &fromlen);
+      ssize_t n = recvfrom(fd_, slab + used, Loop::kDatagramMax, 0, reinterpret_cast<sockaddr*>(&from), &fromlen);
       if (n < 0) {
         if (errno == EINTR) continue;
         // EAGAIN ends the batch; ICMP errors on an unconnected socket have nowhere to go.
-        return;
+        break;
       }
-      Napi::HandleScope scope(env);
-      napi_value args[2];
-      if (napi_create_buffer_copy(env, static_cast<size_t>(n), scratch.data(), nullptr, &args[0]) != napi_ok) return;
-      args[1] = AddressToJs(env, reinterpret_cast<sockaddr*>(&from), fromlen);
-      Emit("onmessage", 2, args);
-      if (loop_->terminating()) return;
+      int32_t* entry = batch + Loop::kUdpEntry * count;
+      entry[0] = static_cast<int32_t>(used);
+      entry[1] = static_cast<int32_t>(n);
+      used += static_cast<size_t>(n);
+      if (from.ss_family == AF_INET) {
+        auto* v4 = reinterpret_cast<const sockaddr_in*>(&from);
+        entry[2] = 4;
+        entry[3] = ntohs(v4->sin_port);
+        std::memcpy(&entry[4], &v4->sin_addr, 4);
+      } else if (from.ss_family == AF_INET6) {
+        auto* v6 = reinterpret_cast<const sockaddr_in6*>(&from);
+        entry[2] = 6;
+        entry[3] = ntohs(v6->sin6_port);
+        // The text after the payload: kDatagramRoom leaves room for it.
+        if (inet_ntop(AF_INET6, &v6->sin6_addr, slab + used, INET6_ADDRSTRLEN) == nullptr) continue;
+        size_t len = std::strlen(slab + used);
+        entry[4] = static_cast<int32_t>(used);
+        entry[5] = static_cast<int32_t>(len);
+        used += len;
+      } else {
+        continue;  // a bound IPv4 or IPv6 socket gets nothing else
+      }
+      count++;
     }
+    if (count > 0) HandOver(count);
+  }
+
+  // `onmessages(count)`; false when the loop is being torn down.
+  bool HandOver(int count) {
+    Napi::HandleScope scope(Env());
+    napi_value arg = Napi::Number::New(Env(), count);
+    Emit("onmessages", 1, &arg);
+    return !loop_->terminating();
   }
 
   Napi::Value Close(const Napi::CallbackInfo& info) {
