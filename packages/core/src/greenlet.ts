@@ -80,6 +80,13 @@ export class Greenlet<T = unknown> implements Waitable {
   #links: LinkCallback | Array<LinkCallback | LinkKind> | undefined;
   #wait: Interruptible | undefined;
   #rare: Rare | undefined;
+  /**
+   * @internal For sync's `Group`: the first of this greenlet's group memberships
+   * (each names the next). On the greenlet, so that a group tracks members without
+   * a hash table: V8's Set and Map, churned by many short-lived members, kept dead
+   * ones alive across young-generation collections (promoted, then collected late).
+   */
+  _membership: object | undefined = undefined;
 
   constructor(fn: (...args: never[]) => T | Promise<T>, ...args: unknown[]) {
     const given = handedArgs;

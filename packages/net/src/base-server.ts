@@ -11,7 +11,7 @@ import {
   sleep,
   spawn,
 } from '@greenhub/core';
-import { Event, type Group, Pool } from '@greenhub/sync';
+import { Event, Group, Pool } from '@greenhub/sync';
 import {
   checkMaxAccept,
   errorCode,
@@ -78,8 +78,8 @@ export interface ServerJob {
 export abstract class BaseServer implements AsyncDisposable {
   readonly #spawner: Pool | Group;
   readonly #maxAccept: number;
-  /** Running handler greenlets and their jobs. */
-  readonly #handlers = new Map<Greenlet<unknown>, ServerJob>();
+  /** Running handler greenlets (a Group, not a Map: see sync's group-members.ts on hash-table churn). */
+  readonly #handlers = new Group();
   readonly #stopped = new Event();
   #loop: Greenlet<unknown> | undefined;
   #started = false;
@@ -203,7 +203,7 @@ export abstract class BaseServer implements AsyncDisposable {
       const me = getcurrent();
       const loop = this.#loop;
       if (loop && loop !== me) await loop.kill();
-      const others = [...this.#handlers.keys()].filter((g) => g !== me);
+      const others = [...this.#handlers].filter((g) => g !== me);
       if (others.length > 0) {
         await joinall(others, { timeout });
         const rest = others.filter((g) => !g.dead);
@@ -298,14 +298,8 @@ export abstract class BaseServer implements AsyncDisposable {
 
   #track(g: Greenlet<unknown>, job: ServerJob): void {
     g._nameFrom(job);
-    this.#handlers.set(g, job);
-    g.rawlink(this.#handlerEnded);
+    this.#handlers.add(g);
+    // Once it ends, however it ends: release its arrival.
+    g.rawlink(() => job.discard());
   }
-
-  /** One callback for every handler greenlet (no closure per connection): release its arrival. */
-  readonly #handlerEnded = (g: Greenlet<unknown>): void => {
-    const job = this.#handlers.get(g);
-    this.#handlers.delete(g);
-    job?.discard();
-  };
 }

@@ -1,5 +1,6 @@
 import { inspect } from 'node:util';
 import { Greenlet, GreenletExit, getcurrent, killall, spawn as spawnGreenlet } from '@greenhub/core';
+import { GroupMembers } from './internal/group-members.js';
 import { catching, type Failed, MapRun, resultOf, type SpawnMember, tasksOf } from './internal/pool-map.js';
 import { ListedWaiter, WaitList } from './internal/queue-waiters.js';
 
@@ -94,8 +95,7 @@ export interface GroupLike extends Iterable<Greenlet<unknown>> {
  * await group.join({ timeout: 10_000, raiseError: true });
  */
 export class Group implements GroupLike {
-  #members = new Set<Greenlet<unknown>>();
-  #dying = new Set<Greenlet<unknown>>();
+  readonly #members = new GroupMembers();
   #emptyWaiters = new WaitList<boolean | Greenlet<unknown>>();
   readonly #onEnd = (g: Greenlet<unknown>): void => {
     this.discard(g);
@@ -148,8 +148,7 @@ export class Group implements GroupLike {
    * const g = new Greenlet(worker); group.add(g); g.start();
    */
   add(g: Greenlet<unknown>): void {
-    if (this.#members.has(g)) return;
-    this.#members.add(g);
+    if (!this.#members.add(g)) return;
     g.rawlink(this.#onEnd);
   }
 
@@ -161,7 +160,6 @@ export class Group implements GroupLike {
   discard(g: Greenlet<unknown>): void {
     if (!this.#members.delete(g)) return;
     g.unlink(this.#onEnd);
-    this.#dying.delete(g);
     if (this.#members.size === 0) this.#emptyWaiters.wakeAll(true);
   }
 
@@ -170,9 +168,9 @@ export class Group implements GroupLike {
     return this.#members.has(g);
   }
 
-  /** The members, in the order they were added. */
+  /** The members at the time of the call, in the order they were added (later changes do not show). */
   [Symbol.iterator](): Iterator<Greenlet<unknown>> {
-    return this.#members.values();
+    return this.#members.toArray().values();
   }
 
   /**
@@ -187,7 +185,7 @@ export class Group implements GroupLike {
    * if (!(await group.join({ timeout: 5000 }))) await group.kill();
    */
   async join(opts?: { timeout?: number; raiseError?: boolean; signal?: AbortSignal }): Promise<boolean> {
-    const watched = opts?.raiseError ? [...this.#members] : undefined;
+    const watched = opts?.raiseError ? this.#members.toArray() : undefined;
     if (this.#members.size > 0) {
       const waiter = new ListedWaiter<boolean | Greenlet<unknown>>('Group.join', undefined);
       this.#emptyWaiters.push(waiter);
@@ -229,11 +227,8 @@ export class Group implements GroupLike {
     const deadline = opts?.timeout === undefined ? undefined : performance.now() + opts.timeout;
     while (this.#members.size > 0) {
       const targets: Greenlet<unknown>[] = [];
-      for (const g of this.#members) {
-        if (!this.#dying.has(g)) {
-          this.#dying.add(g);
-          targets.push(g);
-        }
+      for (const g of this.#members.toArray()) {
+        if (this.#members.markDying(g)) targets.push(g);
       }
       if (targets.length > 0) await killall(targets, error, { block: false });
       if (opts?.block === false) return;

@@ -42,6 +42,33 @@ describeEachHub('Group', () => {
     await fromCtor.join();
   });
 
+  it('a greenlet can be a member of several groups: each tracks it on its own, in the order members were added', async () => {
+    const [a, b, c] = [new Group(), new Group(), new Group()];
+    const release = new Waiter<void>('release');
+    const gs = [0, 1, 2, 3].map(() => new Greenlet(() => release.get()));
+    for (const g of gs) a.add(g);
+    for (const g of [...gs].reverse()) b.add(g);
+    c.add(gs[1]!);
+    b.discard(gs[1]!); // a middle member of b, and a greenlet with three memberships
+    expect([...a]).toEqual(gs);
+    expect([...b]).toEqual([gs[3], gs[2], gs[0]]);
+    expect([a.has(gs[1]!), b.has(gs[1]!), c.has(gs[1]!)]).toEqual([true, false, true]);
+    a.discard(gs[0]!); // the head of a
+    a.discard(gs[3]!); // the tail of a
+    expect([...a]).toEqual([gs[1], gs[2]]);
+    const late = new Greenlet(() => release.get());
+    a.add(late); // after the tail was removed
+    expect([...a]).toEqual([gs[1], gs[2], late]);
+    expect([a.size, b.size, c.size]).toEqual([3, 3, 1]);
+    for (const g of [...gs, late]) g.start();
+    release.switch();
+    await Promise.all([...gs, late].map((g) => g.join()));
+    await idle();
+    expect([a.size, b.size, c.size]).toEqual([0, 0, 0]);
+    expect([...a, ...b, ...c]).toEqual([]);
+    for (const g of gs) expect([a.has(g), b.has(g), c.has(g)]).toEqual([false, false, false]);
+  });
+
   it('join() waits until the group is empty and returns true', async () => {
     const group = new Group();
     const done: number[] = [];
