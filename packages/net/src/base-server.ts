@@ -78,8 +78,12 @@ export interface ServerJob {
 export abstract class BaseServer implements AsyncDisposable {
   readonly #spawner: Pool | Group;
   readonly #maxAccept: number;
-  /** Running handler greenlets (a Group, not a Map: see sync's group-members.ts on hash-table churn). */
-  readonly #handlers = new Group();
+  /**
+   * Running handler greenlets: the spawner itself when the server made it (all its members
+   * are handlers, as in gevent, whose `stop()` kills the pool), else a Group of their own.
+   * A Group, not a Map: see sync's group-members.ts on hash-table churn.
+   */
+  readonly #handlers: Pool | Group;
   readonly #stopped = new Event();
   #loop: Greenlet<unknown> | undefined;
   #started = false;
@@ -92,6 +96,7 @@ export abstract class BaseServer implements AsyncDisposable {
    */
   protected constructor(opts?: ServerOptions) {
     this.#spawner = spawnerOf(opts?.spawn);
+    this.#handlers = opts?.spawn instanceof Group ? new Group() : this.#spawner;
     this.#maxAccept = checkMaxAccept(opts?.maxAccept);
   }
 
@@ -284,22 +289,21 @@ export abstract class BaseServer implements AsyncDisposable {
   }
 
   async #launch(job: ServerJob): Promise<void> {
+    // Both closures share this call's context: one per handler, not two.
+    const run = (): unknown => job.run();
+    const release = (): void => job.discard();
     let g: Greenlet<unknown>;
     try {
       // Free slot (checked above) or a Group: no wait. A Pool shared with others may have filled meanwhile.
-      // Named by #track() before it first runs: a spawn never runs at once.
-      g = await spawnThrough(this.#spawner, () => job.run());
+      // Named below before it first runs: a spawn never runs at once.
+      g = await spawnThrough(this.#spawner, run);
     } catch (err) {
       job.discard();
       throw err;
     }
-    this.#track(g, job);
-  }
-
-  #track(g: Greenlet<unknown>, job: ServerJob): void {
     g._nameFrom(job);
-    this.#handlers.add(g);
+    if (this.#handlers !== this.#spawner) this.#handlers.add(g);
     // Once it ends, however it ends: release its arrival.
-    g.rawlink(() => job.discard());
+    g.rawlink(release);
   }
 }
