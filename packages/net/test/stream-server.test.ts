@@ -354,6 +354,17 @@ describeEachHub('StreamServer', () => {
     await other.kill();
   });
 
+  it("stop() treats every member of the server's own spawner as a handler, as gevent kills its pool", async () => {
+    const server = new StreamServer({ port: 0 }, () => sleep(60_000));
+    await server.start();
+    const extra = (server.spawner as Group).spawn(() => sleep(60_000));
+    await using _client = await connect({ port: server.address.port, timeout: 1000 });
+    await until(() => server.handlerCount === 2, 'the handler and the extra member');
+    await server.stop(10);
+    expect(extra.dead).toBe(true);
+    expect(server.spawner.size).toBe(0);
+  });
+
   it('hands connections to a given Group, and validates its options', async () => {
     const group = new Group();
     await using server = new StreamServer(
