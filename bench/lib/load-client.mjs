@@ -38,6 +38,21 @@ export async function startServer(argv, opts, what) {
 }
 
 /**
+ * startServer(), then check the server's {"hub":..} line names `hub`: a contender that quietly
+ * ran on another hub (a fallback) would make its figures lie. One that does is stopped.
+ *
+ * @param label the contender, as the tables name it
+ */
+export async function startContender(argv, opts, label, hub) {
+  const server = await startServer(argv, opts, `${label} server`);
+  if (server.info.hub !== hub) {
+    await stop(server.child);
+    throw new Error(`${label}: the server runs on ${server.info.hub}, not ${hub}`);
+  }
+  return server;
+}
+
+/**
  * One echo run: `conns` connections of 64-byte ping-pong against a fresh server.
  *
  * @param startOne async () => a started server (see {@link startServer}); stopped afterwards

@@ -44,7 +44,7 @@ import {
   echoRun,
   IDLE_CONNS,
   idleRun,
-  startServer,
+  startContender,
 } from '../../../bench/lib/load-client.mjs';
 import { isPython, pythonArgv, pythonContenders } from '../../../bench/lib/python.mjs';
 
@@ -65,7 +65,7 @@ const LABELS = {
 
 // ---- the measurements -------------------------------------------------------------------------------------
 
-async function echoServer(kind, holdConns) {
+function echoServer(kind, holdConns) {
   const hold = holdConns ? [String(holdConns)] : [];
   const argv = isPython(kind)
     ? pythonArgv('echo_server.py', kind, ...hold)
@@ -77,10 +77,7 @@ async function echoServer(kind, holdConns) {
         ...hold,
       ];
   const env = kind === 'net' || isPython(kind) ? undefined : { GREENHUB_HUB: kind };
-  const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
-  const expected = kind === 'net' ? 'node:net' : kind;
-  if (server.info.hub !== expected) throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
-  return server;
+  return startContender(argv, { cpu: 0, cwd, env }, LABELS[kind], kind === 'net' ? 'node:net' : kind);
 }
 
 // ---- results ----------------------------------------------------------------------------------------------

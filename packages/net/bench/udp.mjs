@@ -26,9 +26,8 @@ import {
   quick,
   REPEATS,
   Results,
-  stop,
 } from '../../../bench/lib/harness.mjs';
-import { buildClient, echoRun, startServer } from '../../../bench/lib/load-client.mjs';
+import { buildClient, echoRun, startContender } from '../../../bench/lib/load-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
@@ -43,16 +42,10 @@ const LABELS = {
 };
 
 /** A fresh UDP echo server of `kind` (`node` or a hub), checked to run on that hub. */
-async function udpServer(kind) {
+function udpServer(kind) {
   const argv = [process.execPath, path.join(here, 'udp-server.mjs'), kind === 'node' ? 'node' : 'greenhub'];
   const env = kind === 'node' ? undefined : { GREENHUB_HUB: kind };
-  const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
-  const expected = kind === 'node' ? 'node:dgram' : kind;
-  if (server.info.hub !== expected) {
-    await stop(server.child);
-    throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
-  }
-  return server;
+  return startContender(argv, { cpu: 0, cwd, env }, LABELS[kind], kind === 'node' ? 'node:dgram' : kind);
 }
 
 /** One run: a fresh server, the load client's warm-up, then its measured window. */

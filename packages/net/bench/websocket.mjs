@@ -27,9 +27,8 @@ import {
   quick,
   REPEATS,
   Results,
-  stop,
 } from '../../../bench/lib/harness.mjs';
-import { buildClient, echoRun, startServer } from '../../../bench/lib/load-client.mjs';
+import { buildClient, echoRun, startContender } from '../../../bench/lib/load-client.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const cwd = path.join(here, '..');
@@ -46,20 +45,14 @@ const LABELS = {
 };
 
 /** A fresh WebSocket echo server of `kind` (`node` or a hub), checked to run on that hub. */
-async function wsServer(kind) {
+function wsServer(kind) {
   const argv = [
     process.execPath,
     path.join(here, 'websocket-server.mjs'),
     kind === 'node' ? 'node' : 'greenhub',
   ];
   const env = kind === 'node' ? undefined : { GREENHUB_HUB: kind };
-  const server = await startServer(argv, { cpu: 0, cwd, env }, `${LABELS[kind]} server`);
-  const expected = kind === 'node' ? 'node:ws' : kind;
-  if (server.info.hub !== expected) {
-    await stop(server.child);
-    throw new Error(`${LABELS[kind]}: the server runs on ${server.info.hub}`);
-  }
-  return server;
+  return startContender(argv, { cpu: 0, cwd, env }, LABELS[kind], kind === 'node' ? 'node:ws' : kind);
 }
 
 /** One run: a fresh server, the load client's warm-up, then its measured window. */
