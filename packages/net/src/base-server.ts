@@ -22,7 +22,6 @@ import {
   SERVER_STOP_TIMEOUT,
   type ServerSpawn,
   spawnerOf,
-  spawnThrough,
 } from './internal/server-spawn.js';
 
 export type { ServerSpawn } from './internal/server-spawn.js';
@@ -128,6 +127,11 @@ export abstract class BaseServer implements AsyncDisposable {
 
   /** @internal Wait for the next arrival; throws `ERR_SOCKET_CLOSED` once closed. */
   protected abstract _next(): Promise<ServerJob>;
+
+  /** @internal An arrival that is already there, without waiting (none by default): saves `_next()`'s promises. */
+  protected _nextNow(): ServerJob | undefined {
+    return undefined;
+  }
 
   /** @internal Close the listening socket (idempotent). */
   protected abstract _close(): void;
@@ -265,7 +269,7 @@ export abstract class BaseServer implements AsyncDisposable {
       }
       let job: ServerJob;
       try {
-        job = await this._next();
+        job = this._nextNow() ?? (await this._next());
       } catch (err) {
         if (this.#closed) return;
         if (err instanceof GreenletExit || getcurrent().signal.aborted) throw err; // killed
@@ -284,26 +288,42 @@ export abstract class BaseServer implements AsyncDisposable {
       }
       delay = SERVER_MIN_DELAY;
       inARow++;
-      await this.#launch(job);
+      const launching = this.#launch(job);
+      if (launching !== undefined) await launching;
     }
   }
 
-  async #launch(job: ServerJob): Promise<void> {
+  /** Spawn `job`'s handler: at once into a Group; a Promise only when a Pool may make it wait. */
+  #launch(job: ServerJob): Promise<void> | undefined {
     // Both closures share this call's context: one per handler, not two.
     const run = (): unknown => job.run();
     const release = (): void => job.discard();
+    const spawner = this.#spawner;
+    if (spawner instanceof Pool) {
+      // Free slot (checked above): no wait. A Pool shared with others may have filled meanwhile.
+      return spawner.spawn(run).then(
+        (g) => this.#adopt(g, job, release),
+        (err: unknown) => {
+          job.discard();
+          throw err;
+        },
+      );
+    }
     let g: Greenlet<unknown>;
     try {
-      // Free slot (checked above) or a Group: no wait. A Pool shared with others may have filled meanwhile.
-      // Named below before it first runs: a spawn never runs at once.
-      g = await spawnThrough(this.#spawner, run);
+      g = spawner.spawn(run);
     } catch (err) {
       job.discard();
       throw err;
     }
+    this.#adopt(g, job, release);
+    return undefined;
+  }
+
+  /** Name a just-spawned handler (it has not run yet), track it, and release its arrival once it ends. */
+  #adopt(g: Greenlet<unknown>, job: ServerJob, release: () => void): void {
     g._nameFrom(job);
     if (this.#handlers !== this.#spawner) this.#handlers.add(g);
-    // Once it ends, however it ends: release its arrival.
     g.rawlink(release);
   }
 }

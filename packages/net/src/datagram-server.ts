@@ -95,7 +95,16 @@ export class DatagramServer extends BaseServer {
 
   /** @internal Receive the next datagram. */
   protected async _next(): Promise<ServerJob> {
-    const { data, address } = await this.#socket!.recvFrom();
+    return this.#job(await this.#socket!.recvFrom());
+  }
+
+  /** @internal A datagram already received, if any. */
+  protected override _nextNow(): ServerJob | undefined {
+    const received = this.#socket?._takeBuffered();
+    return received === undefined ? undefined : this.#job(received);
+  }
+
+  #job({ data, address }: { data: Uint8Array; address: SocketAddress }): ServerJob {
     const handler = this.#handler;
     return {
       name: `handler:${formatAddress(address)}`,

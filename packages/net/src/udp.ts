@@ -74,6 +74,11 @@ export class DatagramSocket implements Disposable {
     return this.#dropped;
   }
 
+  /** @internal For DatagramServer: a buffered datagram nobody waits for, without a promise; else undefined. */
+  _takeBuffered(): ReceivedDatagram | undefined {
+    return this.#receivers.length === 0 ? this.#queue.shift() : undefined;
+  }
+
   #onMessage(msg: ReceivedDatagram): void {
     while (this.#receivers.length > 0) {
       const receiver = this.#receivers.shift()!;

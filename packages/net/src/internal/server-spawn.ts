@@ -1,4 +1,4 @@
-import type { Greenlet, SocketAddress } from '@greenhub/core';
+import type { SocketAddress } from '@greenhub/core';
 import { Group, Pool } from '@greenhub/sync';
 
 /** How a server runs its handlers: through a Pool, a Group, or a new `Pool(n)`. */
@@ -33,12 +33,6 @@ export function checkMaxAccept(maxAccept: number | undefined): number {
   throw Object.assign(new RangeError(`maxAccept must be a positive integer, got ${String(maxAccept)}`), {
     code: 'ERR_OUT_OF_RANGE',
   });
-}
-
-/** Spawn `fn()` through the Pool (waiting for a slot if it is full) or the Group. */
-export async function spawnThrough(spawner: Pool | Group, fn: () => unknown): Promise<Greenlet<unknown>> {
-  if (spawner instanceof Pool) return await spawner.spawn(fn);
-  return spawner.spawn(fn);
 }
 
 /** `127.0.0.1:5555`, `[::1]:5555`, or a unix path. */
