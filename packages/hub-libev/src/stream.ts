@@ -1,4 +1,5 @@
 import { canceledError, hubClosedError, type SocketAddress, type Stream } from '@greenhub/core';
+import { copyOut } from './internal/bytes.js';
 import { statusError } from './internal/errors.js';
 import { type Owner, TrackedHandle } from './internal/owner.js';
 import { addon, type NativeStream } from './load-addon.js';
@@ -210,13 +211,8 @@ export class LibevStream extends TrackedHandle implements Stream {
 
   /** A read of the batch `onreads` hands over: `result` bytes at `offset` of the slab, 0 the end, or -errno. */
   #arrived(offset: number, result: number): void {
-    // A small chunk comes from Node's Buffer pool (as Buffer.allocUnsafe's do): no allocation of its own.
     const read: Stashed =
-      result > 0
-        ? Buffer.from(READ_SLAB.subarray(offset, offset + result))
-        : result < 0
-          ? statusError(result, 'read')
-          : null;
+      result > 0 ? copyOut(READ_SLAB, offset, result) : result < 0 ? statusError(result, 'read') : null;
     if (this.#reading && this.#stash === undefined) {
       this.#deliver(read);
       return;

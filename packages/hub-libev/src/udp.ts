@@ -5,6 +5,7 @@ import {
   type SocketAddress,
   type UdpOptions,
 } from '@greenhub/core';
+import { copyOut } from './internal/bytes.js';
 import { ipFamily, statusError } from './internal/errors.js';
 import { type Owner, TrackedHandle } from './internal/owner.js';
 import { addon, type NativeUdp } from './load-addon.js';
@@ -64,12 +65,7 @@ export class LibevDatagram extends TrackedHandle implements Datagram {
     native.onmessages = (count) => {
       for (let i = 0; i < count; i++) {
         const e = i * ENTRY;
-        const offset = UDP_BATCH[e]!;
-        const length = UDP_BATCH[e + 1]!;
-        // A small datagram comes from Node's Buffer pool: no allocation of its own.
-        const data = Buffer.allocUnsafe(length);
-        data.set(UDP_SLAB.subarray(offset, offset + length));
-        this.#arrived(data, senderAt(e));
+        this.#arrived(copyOut(UDP_SLAB, UDP_BATCH[e]!, UDP_BATCH[e + 1]!), senderAt(e));
       }
     };
     native.onsend = (status) => {

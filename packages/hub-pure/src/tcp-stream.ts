@@ -14,9 +14,9 @@ export interface UnixEnds {
 type OnRead = (chunk: Uint8Array | null, err?: Error) => void;
 
 /**
- * The bytes of `data`, copied.
+ * The bytes of `data`, copied: a read out of the shared READ_BUFFER, or a write.
  *
- * Node keeps a reference to a written buffer until the kernel has taken all of
+ * For writes: Node keeps a reference to a written buffer until the kernel has taken all of
  * it (a partial write leaves the rest queued), while the contract lets the
  * caller reuse its buffers as soon as `write()` returns; one copy is the only
  * way to honour both. An array becomes one buffer: one write instead of writev.
@@ -277,8 +277,7 @@ export class TcpStream implements Stream, Owned {
   /** A read into READ_BUFFER: copied out. Returns true, for Node to go on reading (readStop() pauses). */
   #onBytes(nread: number, buffer: Uint8Array): boolean {
     if (this.#closed) return true;
-    const chunk = Buffer.allocUnsafe(nread);
-    chunk.set(nread === buffer.length ? buffer : buffer.subarray(0, nread));
+    const chunk = copyBytes(buffer.subarray(0, nread));
     // Delivered with the reads of every other stream of this turn (or, when not reading, kept
     // for the next readStart()).
     (this.#queued ??= []).push(chunk);
