@@ -285,48 +285,26 @@ napi_value Loop::GetCallback(SharedCallback which) {
   return fn;
 }
 
-napi_value Loop::MakeReadSlab() {
-  napi_value slab = nullptr;
-  void* data = nullptr;
-  if (napi_create_arraybuffer(env_, kReadSlabSize, &data, &slab) != napi_ok) return nullptr;
-  if (read_slab_ref_ != nullptr) napi_delete_reference(env_, read_slab_ref_);
-  // Held strongly so the memory lives as long as this environment's loop.
-  napi_create_reference(env_, slab, 1, &read_slab_ref_);
-  read_slab_ = static_cast<char*>(data);
-  return slab;
-}
-
-napi_value Loop::MakeReadBatch() {
-  napi_value batch = nullptr;
-  void* data = nullptr;
-  if (napi_create_arraybuffer(env_, 3 * kReadBatch * sizeof(int32_t), &data, &batch) != napi_ok) return nullptr;
-  if (read_batch_ref_ != nullptr) napi_delete_reference(env_, read_batch_ref_);
-  napi_create_reference(env_, batch, 1, &read_batch_ref_);
-  read_batch_ = static_cast<int32_t*>(data);
-  return batch;
-}
-
-// An ArrayBuffer of `bytes` held for the environment's lifetime (as the read slab), its memory in `*data`.
-static napi_value MakeHeldBuffer(napi_env env, size_t bytes, napi_ref* ref, void** data) {
+// An ArrayBuffer of `bytes`, held by `*ref` so that its memory lives as long as this
+// environment's loop, and exported as `name`. Its memory, or nullptr if it cannot be made.
+static void* ExportHeld(napi_env env, napi_value exports, const char* name, size_t bytes, napi_ref* ref) {
   napi_value buffer = nullptr;
-  if (napi_create_arraybuffer(env, bytes, data, &buffer) != napi_ok) return nullptr;
+  void* data = nullptr;
+  if (napi_create_arraybuffer(env, bytes, &data, &buffer) != napi_ok) return nullptr;
   if (*ref != nullptr) napi_delete_reference(env, *ref);
   napi_create_reference(env, buffer, 1, ref);
-  return buffer;
+  if (napi_set_named_property(env, exports, name, buffer) != napi_ok) return nullptr;
+  return data;
 }
 
-napi_value Loop::MakeUdpSlab() {
-  void* data = nullptr;
-  napi_value slab = MakeHeldBuffer(env_, kUdpSlabSize, &udp_slab_ref_, &data);
-  udp_slab_ = static_cast<char*>(data);
-  return slab;
-}
-
-napi_value Loop::MakeUdpBatch() {
-  void* data = nullptr;
-  napi_value batch = MakeHeldBuffer(env_, kUdpEntry * kUdpBatch * sizeof(int32_t), &udp_batch_ref_, &data);
-  udp_batch_ = static_cast<int32_t*>(data);
-  return batch;
+bool Loop::ExportBuffers(napi_value exports) {
+  read_slab_ = static_cast<char*>(ExportHeld(env_, exports, "readSlab", kReadSlabSize, &read_slab_ref_));
+  read_batch_ = static_cast<int32_t*>(
+      ExportHeld(env_, exports, "readBatch", 3 * kReadBatch * sizeof(int32_t), &read_batch_ref_));
+  udp_slab_ = static_cast<char*>(ExportHeld(env_, exports, "udpSlab", kUdpSlabSize, &udp_slab_ref_));
+  udp_batch_ = static_cast<int32_t*>(
+      ExportHeld(env_, exports, "udpBatch", kUdpEntry * kUdpBatch * sizeof(int32_t), &udp_batch_ref_));
+  return read_slab_ != nullptr && read_batch_ != nullptr && udp_slab_ != nullptr && udp_batch_ != nullptr;
 }
 
 void Loop::QueueRead(int32_t slot, ssize_t result) {
@@ -388,15 +366,11 @@ void Loop::Cleanup() {
   if (timer_slots_ref_ != nullptr) napi_delete_reference(env_, timer_slots_ref_);
   timer_slots_ref_ = nullptr;
   timer_slots_ = nullptr;
-  if (read_slab_ref_ != nullptr) napi_delete_reference(env_, read_slab_ref_);
-  read_slab_ref_ = nullptr;
-  if (read_batch_ref_ != nullptr) napi_delete_reference(env_, read_batch_ref_);
-  read_batch_ref_ = nullptr;
   for (napi_ref& ref : shared_callbacks_) {
     if (ref != nullptr) napi_delete_reference(env_, ref);
     ref = nullptr;
   }
-  for (napi_ref* ref : {&udp_slab_ref_, &udp_batch_ref_}) {
+  for (napi_ref* ref : {&read_slab_ref_, &read_batch_ref_, &udp_slab_ref_, &udp_batch_ref_}) {
     if (*ref != nullptr) napi_delete_reference(env_, *ref);
     *ref = nullptr;
   }
@@ -468,26 +442,10 @@ void InitLoopBindings(Napi::Env env, Napi::Object exports) {
     default: break;
   }
   exports.Set("backend", Napi::String::New(env, backend));
-  napi_value slab = Loop::From(env)->MakeReadSlab();
-  if (slab == nullptr) {
-    Napi::Error::New(env, "hub-libev: cannot allocate the read buffer").ThrowAsJavaScriptException();
+  if (!Loop::From(env)->ExportBuffers(exports)) {
+    Napi::Error::New(env, "hub-libev: cannot allocate the read and datagram buffers").ThrowAsJavaScriptException();
     return;
   }
-  exports.Set("readSlab", slab);
-  napi_value batch = Loop::From(env)->MakeReadBatch();
-  if (batch == nullptr) {
-    Napi::Error::New(env, "hub-libev: cannot allocate the read batch").ThrowAsJavaScriptException();
-    return;
-  }
-  exports.Set("readBatch", batch);
-  napi_value udp_slab = Loop::From(env)->MakeUdpSlab();
-  napi_value udp_batch = Loop::From(env)->MakeUdpBatch();
-  if (udp_slab == nullptr || udp_batch == nullptr) {
-    Napi::Error::New(env, "hub-libev: cannot allocate the datagram buffers").ThrowAsJavaScriptException();
-    return;
-  }
-  exports.Set("udpSlab", udp_slab);
-  exports.Set("udpBatch", udp_batch);
 }
 
 }  // namespace hublibev

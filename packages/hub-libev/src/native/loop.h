@@ -93,8 +93,10 @@ class Loop {
   static constexpr int kFlushPriority = EV_MAXPRI - 2;
   static constexpr int kOtherPriority = EV_MAXPRI - 3;
   static_assert(kOtherPriority >= EV_MINPRI, "libev has too few priorities");
-  napi_value MakeReadSlab();
-  napi_value MakeReadBatch();
+  // Makes the read slab and batch and the datagram slab and batch below, held for this
+  // environment's lifetime, and exports them (`readSlab`, `readBatch`, `udpSlab`,
+  // `udpBatch`); false if one cannot be made.
+  bool ExportBuffers(napi_value exports);
 
   // Datagrams are handed to JS in batches too, per socket (udp.cc): those one
   // readiness of a UDP socket reads land in the datagram slab (`udpSlab`),
@@ -108,8 +110,6 @@ class Loop {
   static constexpr size_t kUdpSlabSize = 4 * kDatagramRoom;
   static constexpr int kUdpBatch = 64;
   static constexpr int kUdpEntry = 6;
-  napi_value MakeUdpSlab();
-  napi_value MakeUdpBatch();
   char* udp_slab() const { return udp_slab_; }
   int32_t* udp_batch() const { return udp_batch_; }
   // Room for one more read: kReadMax bytes of slab and an entry.
