@@ -75,6 +75,9 @@ export async function echoRun(client, startOne, conns, { warmupMs, runMs, mode =
     clearTimeout(mark);
     await load.child.done;
     const { rps, cpu } = JSON.parse(line);
+    // A server that echoes nothing would otherwise pass as a slow one.
+    if (!(rps > 0))
+      throw new Error(`${server.info.hub ?? 'the server'}: nothing came back in the ${mode} run`);
     return { value: rps, clientCpu: cpu, serverUsPerRt: (serverCpu * 1000) / (rps * (runMs / 1000)) };
   } finally {
     await stop(server.child);

@@ -48,17 +48,6 @@ function udpServer(kind) {
   return startContender(argv, { cpu: 0, cwd, env }, LABELS[kind], kind === 'node' ? 'node:dgram' : kind);
 }
 
-/** One run: a fresh server, the load client's warm-up, then its measured window. */
-async function udpRun(client, kind, sockets) {
-  const run = await echoRun(client, () => udpServer(kind), sockets, {
-    warmupMs: WARMUP_MS,
-    runMs: RUN_MS,
-    mode: 'udp',
-  });
-  if (!(run.value > 0)) throw new Error(`${LABELS[kind]}: no datagrams echoed`);
-  return run;
-}
-
 async function main() {
   const servers = ['node'];
   servers.push(...(await loadableHubs(HUBS)));
@@ -66,7 +55,10 @@ async function main() {
   const startedAt = new Date();
   const results = new Results();
   for (const sockets of SOCKETS) {
-    const runs = await interleaved(servers, REPEATS, (kind) => udpRun(client, kind, sockets));
+    // Each run: a fresh server, the load client's warm-up, then its measured window.
+    const runs = await interleaved(servers, REPEATS, (kind) =>
+      echoRun(client, () => udpServer(kind), sockets, { warmupMs: WARMUP_MS, runMs: RUN_MS, mode: 'udp' }),
+    );
     results.add(
       `udp echo, 64 B, ${sockets} socket${sockets === 1 ? '' : 's'}`,
       'round trips/s',

@@ -55,23 +55,15 @@ function wsServer(kind) {
   return startContender(argv, { cpu: 0, cwd, env }, LABELS[kind], kind === 'node' ? 'node:ws' : kind);
 }
 
-/** One run: a fresh server, the load client's warm-up, then its measured window. */
-async function wsRun(client, kind) {
-  const run = await echoRun(client, () => wsServer(kind), CONNS, {
-    warmupMs: WARMUP_MS,
-    runMs: RUN_MS,
-    mode: 'ws',
-  });
-  if (!(run.value > 0)) throw new Error(`${LABELS[kind]}: no messages echoed`);
-  return run;
-}
-
 async function main() {
   const servers = ['node'];
   servers.push(...(await loadableHubs(HUBS)));
   const client = buildClient();
   const startedAt = new Date();
-  const runs = await interleaved(servers, REPEATS, (kind) => wsRun(client, kind));
+  // Each run: a fresh server, the load client's warm-up, then its measured window.
+  const runs = await interleaved(servers, REPEATS, (kind) =>
+    echoRun(client, () => wsServer(kind), CONNS, { warmupMs: WARMUP_MS, runMs: RUN_MS, mode: 'ws' }),
+  );
   const results = new Results();
   results.add(`ws echo, 64 B, ${CONNS} conns`, 'msg/s', runs, 'node', LABELS);
 
